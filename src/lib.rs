@@ -1,0 +1,17 @@
+//! loopdeck: a terminal cockpit for the test-deploy loop.
+//!
+//! The binary (`main.rs`) is a thin shell over this library so that the
+//! pieces can be tested and benchmarked directly. See DESIGN.md in the
+//! shared folder and the README for the architecture.
+
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod ingest;
+pub mod model;
+pub mod results;
+pub mod sanitize;
+pub mod status;
+pub mod terminal;
+pub mod ui;
+pub mod watch;

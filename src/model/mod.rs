@@ -1,0 +1,13 @@
+//! Plain data: what a test run, an iteration and a deployment are.
+//! No I/O and no terminal types live here, so everything above can be tested
+//! with values built by hand.
+
+mod deploy;
+mod iteration;
+mod summary;
+mod test_case;
+
+pub use deploy::{DeployState, Deployment};
+pub use iteration::IterationMeta;
+pub use summary::{FailureGroup, ModuleSummary, Summary, Totals, signature};
+pub use test_case::{Failure, Outcome, Report, TestCase};

@@ -1,0 +1,230 @@
+//! Counts, modules and failure groups derived from a list of tests. Pure and
+//! recomputed whenever an iteration's tests change: derived, never stored twice.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::{Outcome, TestCase};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub tests: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, outcome: Outcome) {
+        self.tests += 1;
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Errored => self.errors += 1,
+            Outcome::Skipped => self.skipped += 1,
+        }
+    }
+
+    pub fn failing(&self) -> usize {
+        self.failed + self.errors
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleSummary {
+    pub name: String,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+impl ModuleSummary {
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.errors + self.skipped
+    }
+    pub fn failing(&self) -> usize {
+        self.failed + self.errors
+    }
+    /// A module passes when nothing in it fails (skips do not fail it).
+    pub fn is_green(&self) -> bool {
+        self.failing() == 0
+    }
+}
+
+/// Failing tests that share a normalized error signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureGroup {
+    pub signature: String,
+    /// The first member's message, shown as the group's title.
+    pub message: String,
+    /// Indices into the tests the summary was built from, in test order.
+    pub tests: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub totals: Totals,
+    /// Failing modules first, then by name.
+    pub modules: Vec<ModuleSummary>,
+    /// Largest group first.
+    pub groups: Vec<FailureGroup>,
+}
+
+impl Summary {
+    pub fn of(tests: &[TestCase]) -> Summary {
+        let mut totals = Totals::default();
+        let mut modules: Vec<ModuleSummary> = Vec::new();
+        let mut module_index: HashMap<&str, usize> = HashMap::new();
+        let mut groups: Vec<FailureGroup> = Vec::new();
+        let mut group_index: HashMap<String, usize> = HashMap::new();
+
+        for (i, test) in tests.iter().enumerate() {
+            totals.add(test.outcome);
+            let m = *module_index.entry(test.module.as_str()).or_insert_with(|| {
+                modules.push(ModuleSummary {
+                    name: test.module.clone(),
+                    passed: 0,
+                    failed: 0,
+                    errors: 0,
+                    skipped: 0,
+                });
+                modules.len() - 1
+            });
+            let module = &mut modules[m];
+            match test.outcome {
+                Outcome::Passed => module.passed += 1,
+                Outcome::Failed => module.failed += 1,
+                Outcome::Errored => module.errors += 1,
+                Outcome::Skipped => module.skipped += 1,
+            }
+            if test.outcome.is_failing() {
+                let message = test.message();
+                let sig = signature(message);
+                let g = *group_index.entry(sig.clone()).or_insert_with(|| {
+                    groups.push(FailureGroup {
+                        signature: sig,
+                        message: message.to_string(),
+                        tests: Vec::new(),
+                    });
+                    groups.len() - 1
+                });
+                groups[g].tests.push(i);
+            }
+        }
+        modules.sort_by(|a, b| {
+            (a.is_green(), &a.name).cmp(&(b.is_green(), &b.name))
+        });
+        // Stable: groups of equal size keep first-seen order.
+        groups.sort_by(|a, b| b.tests.len().cmp(&a.tests.len()));
+        Summary { totals, modules, groups }
+    }
+
+    pub fn green_modules(&self) -> usize {
+        self.modules.iter().filter(|m| m.is_green()).count()
+    }
+}
+
+/// Normalizes a failure message so failures with the same cause group
+/// together: numbers, hex addresses, UUID-like and other long ids are masked,
+/// whitespace is folded. Only the first line counts.
+pub fn signature(message: &str) -> String {
+    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    let mut last_space = true;
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+            continue;
+        }
+        last_space = false;
+        if c.is_ascii_alphanumeric() {
+            // Take the whole token of [A-Za-z0-9_-] and decide what it is.
+            let mut token = String::from(c);
+            while let Some(&n) = chars.peek() {
+                if n.is_ascii_alphanumeric() || n == '_' || n == '-' || n == '.' {
+                    token.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            mask_token(&token, &mut out);
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim_end().to_string()
+}
+
+fn mask_token(token: &str, out: &mut String) {
+    // Split off a trailing '.' (end of sentence) so "kiwi." and "kiwi" match.
+    let (body, tail) = match token.strip_suffix('.') {
+        Some(b) => (b, "."),
+        None => (token, ""),
+    };
+    let digits = body.chars().filter(|c| c.is_ascii_digit()).count();
+    let is_hex_addr = body.len() > 2 && (body.starts_with("0x") || body.starts_with("0X"));
+    let all_numeric = !body.is_empty()
+        && body.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '_');
+    let hexish = body.len() >= 8
+        && digits > 0
+        && body.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if is_hex_addr {
+        out.push_str("0x?");
+    } else if all_numeric && digits > 0 {
+        out.push('#');
+    } else if hexish || (digits >= 4 && body.len() >= 8) {
+        out.push_str("<id>");
+    } else {
+        // Mask digit runs inside words (`user42`, `00093-x55`).
+        let mut in_digits = false;
+        for c in body.chars() {
+            if c.is_ascii_digit() {
+                if !in_digits {
+                    out.push('#');
+                }
+                in_digits = true;
+            } else {
+                in_digits = false;
+                out.push(c);
+            }
+        }
+    }
+    out.push_str(tail);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_cause_different_numbers_group_together() {
+        assert_eq!(signature("HTTP 403 Forbidden for user 1234"), signature("HTTP 403 Forbidden for user 99"));
+        assert_eq!(
+            signature("<Foo object at 0x7fa047ed6490> failed"),
+            signature("<Foo object at 0x7fb000000001> failed")
+        );
+        assert_eq!(
+            signature("order 3f2c9a1e-77aa-4bd0-9a55-1c2d3e4f5a6b missing"),
+            signature("order 0b1c2d3e-0000-4bd0-9a55-aaaaaaaaaaaa missing")
+        );
+    }
+
+    #[test]
+    fn different_causes_stay_apart() {
+        assert_ne!(signature("HTTP 403 Forbidden"), signature("HTTP 500 Internal Server Error"));
+        assert_ne!(signature("KeyError: 'durian'"), signature("ValueError: bad"));
+    }
+
+    #[test]
+    fn only_first_line_and_folded_whitespace() {
+        assert_eq!(signature("\n  boom   now\nsecond line"), "boom now");
+    }
+}
