@@ -1,1 +1,72 @@
-//! TODO
+//! Command-line interface (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loopdeck",
+    version,
+    about = "A terminal cockpit for the test-deploy loop",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Results directory to watch (same as `loopdeck watch DIR`).
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+    /// Write logs to this file (loopdeck never logs to the screen).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the UI on a results directory and follow it live.
+    Watch {
+        /// The results directory (iteration folders, or report files directly).
+        dir: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
+    /// Play the bundled demo loop into a temporary directory and watch it.
+    Demo {
+        /// Play N times faster (the demo takes about a minute at 1).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Write the demo here instead of a temporary directory (kept afterwards).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print the state of the loop without the UI (for scripts and plain SSH).
+    Status {
+        /// The results directory (default: current directory).
+        dir: Option<PathBuf>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Show this iteration (its number, or its folder name) instead of the latest.
+        #[arg(long, value_name = "N")]
+        iteration: Option<String>,
+        /// Total number of tests the loop aims to pass.
+        #[arg(long, value_name = "N")]
+        goal: Option<usize>,
+    },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ViewArgs {
+    /// Total number of tests the loop aims to pass (default: the most tests seen).
+    #[arg(long, value_name = "N")]
+    pub goal: Option<usize>,
+    /// Name shown in the header (default: the directory name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Poll the directory once a second instead of relying on file events
+    /// (network filesystems, some container mounts).
+    #[arg(long)]
+    pub poll: bool,
+}

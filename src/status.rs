@@ -1,1 +1,208 @@
-//! TODO
+//! `loopdeck status`: the same picture as the UI, as text or one JSON object.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::model::{Outcome, Summary};
+use crate::results::IterationData;
+use crate::sanitize;
+
+/// Exit codes, documented in the README.
+pub const EXIT_GREEN: i32 = 0;
+pub const EXIT_FAILING: i32 = 1;
+pub const EXIT_UNREADABLE: i32 = 2;
+
+/// Picks the iteration asked for: by number, else by folder name; latest by default.
+pub fn select<'a>(
+    iterations: &'a [IterationData],
+    which: Option<&str>,
+) -> Result<Option<&'a IterationData>, String> {
+    let Some(which) = which else {
+        return Ok(iterations.last());
+    };
+    let by_number = which
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| iterations.iter().find(|it| it.number == n));
+    match by_number.or_else(|| iterations.iter().find(|it| it.key == which)) {
+        Some(it) => Ok(Some(it)),
+        None => Err(format!(
+            "no iteration {which:?}; there are: {}",
+            iterations
+                .iter()
+                .map(|it| it.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+pub fn exit_code(it: Option<&IterationData>) -> i32 {
+    match it {
+        Some(it) if it.tests.iter().any(|t| t.outcome.is_failing()) => EXIT_FAILING,
+        _ => EXIT_GREEN,
+    }
+}
+
+#[derive(Serialize)]
+struct FailureOut<'a> {
+    id: &'a str,
+    module: &'a str,
+    outcome: Outcome,
+    message: &'a str,
+}
+
+pub fn to_json(
+    iterations: &[IterationData],
+    it: Option<&IterationData>,
+    goal: Option<usize>,
+    dir_warnings: &[String],
+) -> serde_json::Value {
+    let Some(it) = it else {
+        return json!({
+            "iteration": null,
+            "iterations": 0,
+            "totals": {"tests": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0},
+            "modules": [],
+            "failures": [],
+            "groups": [],
+            "warnings": dir_warnings,
+        });
+    };
+    let summary = Summary::of(&it.tests);
+    let failures: Vec<FailureOut> = it
+        .tests
+        .iter()
+        .filter(|t| t.outcome.is_failing())
+        .map(|t| FailureOut {
+            id: &t.id,
+            module: &t.module,
+            outcome: t.outcome,
+            message: t.message().lines().next().unwrap_or(""),
+        })
+        .collect();
+    let groups: Vec<_> = summary
+        .groups
+        .iter()
+        .map(|g| {
+            json!({
+                "signature": g.signature,
+                "message": g.message.lines().next().unwrap_or(""),
+                "count": g.tests.len(),
+                "tests": g.tests.iter().map(|&i| it.tests[i].id.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut warnings: Vec<&str> = dir_warnings.iter().map(String::as_str).collect();
+    warnings.extend(it.warnings.iter().map(String::as_str));
+    let goal_total =
+        goal.unwrap_or_else(|| iterations.iter().map(|i| i.tests.len()).max().unwrap_or(0));
+    json!({
+        "iteration": it.number,
+        "iteration_key": it.key,
+        "iterations": iterations.len(),
+        "running": it.running,
+        "goal": goal_total,
+        "meta": it.meta,
+        "deploy": it.deploy,
+        "totals": summary.totals,
+        "modules": summary.modules,
+        "failures": failures,
+        "groups": groups,
+        "files": it.files,
+        "run_errors": it.run_errors,
+        "warnings": warnings,
+    })
+}
+
+pub fn to_text(
+    title: &str,
+    iterations: &[IterationData],
+    it: Option<&IterationData>,
+    goal: Option<usize>,
+    dir_warnings: &[String],
+) -> String {
+    let mut out = String::new();
+    let title = sanitize::line(title);
+    let Some(it) = it else {
+        let _ = writeln!(out, "{title}: no test reports found");
+        for w in dir_warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+        return out;
+    };
+    let s = Summary::of(&it.tests);
+    let t = s.totals;
+    let goal_total =
+        goal.unwrap_or_else(|| iterations.iter().map(|i| i.tests.len()).max().unwrap_or(0));
+    let _ = writeln!(
+        out,
+        "{title} · iteration {} ({}) of {} · {}",
+        it.number,
+        it.key,
+        iterations.len(),
+        if it.running { "running" } else { "finished" }
+    );
+    if let Some(issue) = it.meta.as_ref().and_then(|m| m.issue.as_deref()) {
+        let _ = writeln!(out, "issue: {issue}");
+    }
+    let _ = writeln!(
+        out,
+        "tests {} · passed {} · failed {} · errors {} · skipped {} · goal {}/{}",
+        t.tests, t.passed, t.failed, t.errors, t.skipped, t.passed, goal_total
+    );
+    if let Some(d) = &it.deploy {
+        let _ = writeln!(
+            out,
+            "deploy: {} {} {}",
+            d.service.as_deref().unwrap_or("?"),
+            d.revision.as_deref().unwrap_or("?"),
+            d.state.label()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nmodules {}/{} passing",
+        s.green_modules(),
+        s.modules.len()
+    );
+    for m in &s.modules {
+        let mark = if m.is_green() { "ok  " } else { "FAIL" };
+        let _ = writeln!(out, "  {mark} {:<50} {}/{}", m.name, m.passed, m.total());
+    }
+    if !s.groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nfailures: {} in {} groups",
+            t.failing(),
+            s.groups.len()
+        );
+        for g in &s.groups {
+            let _ = writeln!(
+                out,
+                "  {} × {}",
+                g.tests.len(),
+                g.message.lines().next().unwrap_or("")
+            );
+            for &i in &g.tests {
+                let test = &it.tests[i];
+                let word = if test.outcome == Outcome::Errored {
+                    "ERROR"
+                } else {
+                    "FAIL "
+                };
+                let _ = writeln!(out, "      {word} {}", test.id);
+            }
+        }
+    }
+    let warnings: Vec<&String> = dir_warnings.iter().chain(it.warnings.iter()).collect();
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings:");
+        for w in warnings {
+            let _ = writeln!(out, "  {w}");
+        }
+    }
+    out
+}

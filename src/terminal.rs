@@ -1,1 +1,196 @@
-//! TODO
+//! The runtime: turns keys, file changes, signals and the clock into messages,
+//! feeds them through `app::update`, carries out the effects and draws.
+//! The terminal is restored on every way out (quit, error, signal, panic).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{Local, Utc};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::app::{Effect, Msg, State, update};
+use crate::results::Store;
+use crate::ui::{self, Theme};
+use crate::watch::{self, WatchEvent};
+
+pub struct ViewOptions {
+    pub root: PathBuf,
+    pub title: String,
+    pub goal: Option<usize>,
+    pub poll: bool,
+}
+
+pub fn run(opts: ViewOptions) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run_async(opts))
+}
+
+async fn run_async(opts: ViewOptions) -> Result<()> {
+    let store = Store::open(&opts.root)
+        .wrap_err_with(|| format!("cannot read results directory {}", opts.root.display()))?;
+    let (tx, rx) = unbounded_channel::<Msg>();
+    let (wtx, wrx) = unbounded_channel::<WatchEvent>();
+    // The watcher lives as long as this function; dropping it ends the reader thread.
+    let _watcher = match watch::spawn(&opts.root, wtx.clone(), opts.poll) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            let _ = tx.send(Msg::DirWarning(crate::sanitize::line(&format!(
+                "cannot watch {} ({e}); polling instead",
+                opts.root.display()
+            ))));
+            watch::spawn(&opts.root, wtx.clone(), true).ok()
+        }
+    };
+    drop(wtx);
+    let reader_tx = tx.clone();
+    std::thread::Builder::new()
+        .name("results-reader".into())
+        .spawn(move || reader_loop(store, wrx, reader_tx))?;
+    drop(tx);
+
+    let mut state = State::new(opts.title, opts.goal, Utc::now());
+    state.tz = *Local::now().offset();
+    let theme = Theme::from_env();
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &mut state, &theme, rx).await;
+    ratatui::restore();
+    result
+}
+
+/// Blocking file I/O runs on its own thread: it reads what the watcher names
+/// and sends the iterations that changed.
+fn reader_loop(
+    mut store: Store,
+    mut events: UnboundedReceiver<WatchEvent>,
+    tx: UnboundedSender<Msg>,
+) {
+    let first = store.refresh(None);
+    if tx
+        .send(Msg::Data {
+            changed: first.changed,
+            removed: first.removed,
+        })
+        .is_err()
+    {
+        return;
+    }
+    while let Some(ev) = events.blocking_recv() {
+        // Coalesce a burst of events into one read.
+        let mut rescan = ev.rescan;
+        let mut paths = ev.paths;
+        while let Ok(more) = events.try_recv() {
+            rescan |= more.rescan;
+            paths.extend(more.paths);
+        }
+        let r = if rescan {
+            store.refresh(None)
+        } else {
+            store.refresh(Some(&paths))
+        };
+        if r.changed.is_empty() && r.removed.is_empty() {
+            continue;
+        }
+        if tx
+            .send(Msg::Data {
+                changed: r.changed,
+                removed: r.removed,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    state: &mut State,
+    theme: &Theme,
+    mut rx: UnboundedReceiver<Msg>,
+) -> Result<()> {
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let size = terminal.size()?;
+    update(state, Msg::Resize(size.width, size.height));
+    let mut dirty = true;
+    loop {
+        if dirty {
+            update(state, Msg::Tick(Utc::now()));
+            terminal.draw(|f| ui::draw(f, state, theme))?;
+            dirty = false;
+        }
+        let msg = tokio::select! {
+            ev = keys.next() => match ev {
+                Some(Ok(Event::Key(k))) => Msg::Key(k),
+                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                // The terminal is gone (SSH dropped): leave instead of spinning.
+                Some(Err(e)) => return Err(eyre!("terminal input failed: {e}")),
+                None => return Ok(()),
+            },
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => return Err(eyre!("the results reader stopped unexpectedly")),
+            },
+            _ = tick.tick() => {
+                dirty |= state.needs_clock();
+                continue;
+            }
+            _ = sigterm.recv() => return Ok(()),
+            _ = sighup.recv() => return Ok(()),
+            _ = sigint.recv() => return Ok(()),
+        };
+        if apply(terminal, state, msg)? {
+            return Ok(());
+        }
+        // Drain whatever else is ready, then draw once.
+        while let Ok(m) = rx.try_recv() {
+            if apply(terminal, state, m)? {
+                return Ok(());
+            }
+        }
+        dirty = true;
+    }
+}
+
+/// Runs one message through `update` and carries out its effects.
+/// Returns true when loopdeck should quit.
+fn apply(terminal: &mut ratatui::DefaultTerminal, state: &mut State, msg: Msg) -> Result<bool> {
+    for effect in update(state, msg) {
+        match effect {
+            Effect::Quit => return Ok(true),
+            Effect::Copy(text) => {
+                let seq = osc52(&text, std::env::var_os("TMUX").is_some());
+                let out = terminal.backend_mut();
+                out.write_all(seq.as_bytes())?;
+                out.flush()?;
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The OSC 52 "set clipboard" sequence; inside tmux wrapped in a DCS
+/// passthrough so it reaches the outer terminal (needs tmux `allow-passthrough`
+/// or `set-clipboard on`).
+pub fn osc52(text: &str, tmux: bool) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    if tmux {
+        format!("\x1bPtmux;\x1b\x1b]52;c;{b64}\x07\x1b\\")
+    } else {
+        format!("\x1b]52;c;{b64}\x07")
+    }
+}

@@ -1,1 +1,23 @@
-//! TODO
+//! The application core: state, messages, effects and the one pure `update`.
+//! Nothing here does I/O or knows the terminal; `crate::terminal` runs it.
+
+mod detail;
+mod iteration;
+mod keymap;
+mod msg;
+mod rows;
+mod state;
+mod update;
+
+pub use detail::{Detail, detail_lines};
+pub use iteration::Iteration;
+pub use keymap::{Action, HELP as KEYMAP_HELP, action_for};
+
+/// The help table: key, what it does.
+pub fn keymap_help() -> &'static [(&'static str, &'static str)] {
+    KEYMAP_HELP
+}
+pub use msg::{Effect, Msg};
+pub use rows::FailureRow;
+pub use state::{Focus, Input, State};
+pub use update::{detail_test, update};

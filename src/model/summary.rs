@@ -114,12 +114,14 @@ impl Summary {
                 groups[g].tests.push(i);
             }
         }
-        modules.sort_by(|a, b| {
-            (a.is_green(), &a.name).cmp(&(b.is_green(), &b.name))
-        });
+        modules.sort_by(|a, b| (a.is_green(), &a.name).cmp(&(b.is_green(), &b.name)));
         // Stable: groups of equal size keep first-seen order.
         groups.sort_by(|a, b| b.tests.len().cmp(&a.tests.len()));
-        Summary { totals, modules, groups }
+        Summary {
+            totals,
+            modules,
+            groups,
+        }
     }
 
     pub fn green_modules(&self) -> usize {
@@ -172,10 +174,11 @@ fn mask_token(token: &str, out: &mut String) {
     let digits = body.chars().filter(|c| c.is_ascii_digit()).count();
     let is_hex_addr = body.len() > 2 && (body.starts_with("0x") || body.starts_with("0X"));
     let all_numeric = !body.is_empty()
-        && body.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '_');
-    let hexish = body.len() >= 8
-        && digits > 0
-        && body.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '_');
+    let hexish =
+        body.len() >= 8 && digits > 0 && body.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     if is_hex_addr {
         out.push_str("0x?");
     } else if all_numeric && digits > 0 {
@@ -206,7 +209,10 @@ mod tests {
 
     #[test]
     fn same_cause_different_numbers_group_together() {
-        assert_eq!(signature("HTTP 403 Forbidden for user 1234"), signature("HTTP 403 Forbidden for user 99"));
+        assert_eq!(
+            signature("HTTP 403 Forbidden for user 1234"),
+            signature("HTTP 403 Forbidden for user 99")
+        );
         assert_eq!(
             signature("<Foo object at 0x7fa047ed6490> failed"),
             signature("<Foo object at 0x7fb000000001> failed")
@@ -219,8 +225,14 @@ mod tests {
 
     #[test]
     fn different_causes_stay_apart() {
-        assert_ne!(signature("HTTP 403 Forbidden"), signature("HTTP 500 Internal Server Error"));
-        assert_ne!(signature("KeyError: 'durian'"), signature("ValueError: bad"));
+        assert_ne!(
+            signature("HTTP 403 Forbidden"),
+            signature("HTTP 500 Internal Server Error")
+        );
+        assert_ne!(
+            signature("KeyError: 'durian'"),
+            signature("ValueError: bad")
+        );
     }
 
     #[test]

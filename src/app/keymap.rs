@@ -1,0 +1,126 @@
+//! Keys -> actions. Actions have snake_case names so a future keymap file can
+//! name them; the mapping depends on the mode (list, detail, help).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Help,
+    FocusNext,
+    FocusPrev,
+    PrevIteration,
+    NextIteration,
+    Live,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Back,
+    Filter,
+    ClearFilter,
+    Copy,
+    SearchNext,
+    SearchPrev,
+    FocusTab(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    List,
+    Detail,
+    Help,
+}
+
+/// The key -> action table. Text input (filter, search) is handled before this.
+pub fn action_for(mode: Mode, key: KeyEvent) -> Option<Action> {
+    use Action::*;
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl {
+        return match key.code {
+            KeyCode::Char('c') => Some(Quit),
+            KeyCode::Char('d') => Some(PageDown),
+            KeyCode::Char('u') => Some(PageUp),
+            KeyCode::Char('f') => Some(PageDown),
+            KeyCode::Char('b') => Some(PageUp),
+            _ => None,
+        };
+    }
+    if mode == Mode::Help {
+        // Any key closes help; q still quits.
+        return Some(match key.code {
+            KeyCode::Char('q') => Quit,
+            _ => Back,
+        });
+    }
+    let common = match key.code {
+        KeyCode::Char('q') => Some(Quit),
+        KeyCode::Char('?') => Some(Help),
+        KeyCode::Up | KeyCode::Char('k') => Some(Up),
+        KeyCode::Down | KeyCode::Char('j') => Some(Down),
+        KeyCode::PageUp => Some(PageUp),
+        KeyCode::PageDown | KeyCode::Char(' ') => Some(PageDown),
+        KeyCode::Esc => Some(Back),
+        KeyCode::Char('y') => Some(Copy),
+        _ => None,
+    };
+    if common.is_some() {
+        return common;
+    }
+    match mode {
+        Mode::Detail => match key.code {
+            KeyCode::Char('g') | KeyCode::Home => Some(Top),
+            KeyCode::Char('G') | KeyCode::End => Some(Bottom),
+            KeyCode::Char('/') => Some(Filter),
+            KeyCode::Char('n') => Some(SearchNext),
+            KeyCode::Char('N') => Some(SearchPrev),
+            KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => Some(Back),
+            _ => None,
+        },
+        Mode::List => match key.code {
+            KeyCode::Tab => Some(FocusNext),
+            KeyCode::BackTab => Some(FocusPrev),
+            KeyCode::Left | KeyCode::Char('[') => Some(PrevIteration),
+            KeyCode::Right | KeyCode::Char(']') => Some(NextIteration),
+            KeyCode::Char('G') | KeyCode::End => Some(Live),
+            KeyCode::Char('g') | KeyCode::Home => Some(Top),
+            KeyCode::Enter | KeyCode::Char('l') => Some(Open),
+            KeyCode::Char('/') => Some(Filter),
+            KeyCode::Char('c') => Some(ClearFilter),
+            KeyCode::Char(c @ '1'..='5') => Some(FocusTab(c as usize - '1' as usize)),
+            _ => None,
+        },
+        Mode::Help => None,
+    }
+}
+
+/// The help screen's table, generated from the same words the keymap uses.
+pub const HELP: &[(&str, &str)] = &[
+    ("q  Ctrl-C", "quit"),
+    ("?", "this help (any key closes it)"),
+    (
+        "Tab  Shift-Tab",
+        "move focus between panes (tabs on small terminals)",
+    ),
+    (
+        "1-5",
+        "jump to pane: failures, modules, iteration, deploy, warnings",
+    ),
+    ("←/→  [ ]", "previous / next iteration"),
+    ("G  End", "back to the live (latest) iteration"),
+    ("j/k  ↑/↓", "move; PgUp/PgDn, Ctrl-U/Ctrl-D page"),
+    ("g  Home", "top of the list"),
+    (
+        "Enter  l",
+        "open failure detail / expand or collapse a group / filter by module",
+    ),
+    ("Esc", "back; clears the filter in the list"),
+    ("/", "filter tests and modules by name (in detail: search)"),
+    ("c", "clear the filter"),
+    ("n / N", "next / previous search hit (detail)"),
+    ("g / G", "top / bottom (detail)"),
+    ("y", "copy the failure (id, message, traceback) via OSC 52"),
+];

@@ -1,0 +1,29 @@
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+use crate::results::IterationData;
+
+/// Everything that can happen to loopdeck, as data.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    /// Iterations whose data changed (read back from the results directory),
+    /// and the keys of iteration folders that disappeared.
+    Data {
+        changed: Vec<IterationData>,
+        removed: Vec<String>,
+    },
+    /// Warnings that concern the whole directory (watcher trouble, unreadable root).
+    DirWarning(String),
+    /// Wall clock; only sent while something on screen shows elapsed time.
+    Tick(DateTime<Utc>),
+}
+
+/// What `update` asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    /// Put this text on the user's clipboard (OSC 52, works over SSH/tmux).
+    Copy(String),
+}

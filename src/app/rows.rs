@@ -1,0 +1,89 @@
+//! The rows of the failure and module lists, after filter and expansion.
+
+use super::state::State;
+
+/// Groups of at most this many tests show their tests without asking.
+pub const EXPAND_BY_DEFAULT_UP_TO: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureRow {
+    /// Index into the summary's groups, and how many of its tests match the filter.
+    Group { group: usize, shown: usize },
+    /// Index of the test in the iteration's tests, and its group.
+    Test { group: usize, test: usize },
+}
+
+fn matches(filter: &str, text: &str) -> bool {
+    filter.is_empty() || contains_ignore_case(text, filter)
+}
+
+/// Case-insensitive substring test without allocating for ASCII haystacks.
+pub fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    if needle.is_ascii() {
+        let n = needle.as_bytes();
+        haystack
+            .as_bytes()
+            .windows(n.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(n))
+            || n.is_empty()
+    } else {
+        haystack.to_lowercase().contains(&needle.to_lowercase())
+    }
+}
+
+pub fn failure_rows(state: &State) -> Vec<FailureRow> {
+    let Some(it) = state.current() else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for (g, group) in it.summary.groups.iter().enumerate() {
+        let tests: Vec<usize> = group
+            .tests
+            .iter()
+            .copied()
+            .filter(|&t| {
+                let test = &it.data.tests[t];
+                matches(&state.filter, &test.id) || matches(&state.filter, &test.module)
+            })
+            .collect();
+        if tests.is_empty() {
+            continue;
+        }
+        rows.push(FailureRow::Group {
+            group: g,
+            shown: tests.len(),
+        });
+        if state.group_expanded(&group.signature, group.tests.len()) {
+            rows.extend(
+                tests
+                    .into_iter()
+                    .map(|test| FailureRow::Test { group: g, test }),
+            );
+        }
+    }
+    rows
+}
+
+/// Indices into the current summary's modules that match the filter: by
+/// module name, or by the name of any test in it.
+pub fn module_rows(state: &State) -> Vec<usize> {
+    let Some(it) = state.current() else {
+        return Vec::new();
+    };
+    if state.filter.is_empty() {
+        return (0..it.summary.modules.len()).collect();
+    }
+    let mut hit: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for t in &it.data.tests {
+        if matches(&state.filter, &t.id) {
+            hit.insert(t.module.as_str());
+        }
+    }
+    it.summary
+        .modules
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| matches(&state.filter, &m.name) || hit.contains(m.name.as_str()))
+        .map(|(i, _)| i)
+        .collect()
+}

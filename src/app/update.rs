@@ -1,0 +1,402 @@
+//! The one pure state transition: `update(state, msg) -> effects`.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::detail::{Detail, clipboard_text, detail_lines, search_hits};
+use super::iteration::Iteration;
+use super::keymap::{Action, Mode, action_for};
+use super::msg::{Effect, Msg};
+use super::rows::FailureRow;
+use super::state::{Focus, Input, State};
+use crate::model::TestCase;
+use crate::results::IterationData;
+
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Key(key) => on_key(state, key),
+        Msg::Resize(w, h) => {
+            state.size = (w, h);
+            Vec::new()
+        }
+        Msg::Data { changed, removed } => {
+            on_data(state, changed, removed);
+            Vec::new()
+        }
+        Msg::DirWarning(w) => {
+            if !state.dir_warnings.contains(&w) {
+                state.dir_warnings.push(w);
+            }
+            Vec::new()
+        }
+        Msg::Tick(now) => {
+            state.now = now;
+            Vec::new()
+        }
+    }
+}
+
+fn on_data(state: &mut State, changed: Vec<IterationData>, removed: Vec<String>) {
+    let viewing_key = state
+        .viewing
+        .and_then(|i| state.iterations.get(i))
+        .map(|it| it.data.key.clone());
+    state
+        .iterations
+        .retain(|it| !removed.contains(&it.data.key));
+    for data in changed {
+        match state
+            .iterations
+            .iter_mut()
+            .find(|it| it.data.key == data.key)
+        {
+            Some(slot) => *slot = Iteration::new(data),
+            None => state.iterations.push(Iteration::new(data)),
+        }
+    }
+    state
+        .iterations
+        .sort_by(|a, b| (a.data.number, &a.data.key).cmp(&(b.data.number, &b.data.key)));
+    // "new" / "still" markers compare with the iteration before.
+    let mut before = None;
+    for it in &mut state.iterations {
+        let now = it.failing_ids();
+        it.failing_before = before.take();
+        before = Some(now);
+    }
+    state.viewing =
+        viewing_key.and_then(|k| state.iterations.iter().position(|it| it.data.key == k));
+    if let Some(d) = &state.detail
+        && !state.iterations.iter().any(|it| it.data.key == d.iteration)
+    {
+        state.detail = None;
+    }
+    state.rebuild_rows();
+}
+
+fn mode(state: &State) -> Mode {
+    if state.help {
+        Mode::Help
+    } else if state.detail.is_some() {
+        Mode::Detail
+    } else {
+        Mode::List
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    state.flash = None;
+    if state.input.is_some() {
+        on_text_input(state, key);
+        return Vec::new();
+    }
+    let Some(action) = action_for(mode(state), key) else {
+        return Vec::new();
+    };
+    match mode(state) {
+        Mode::Help => {
+            state.help = false;
+            if action == Action::Quit {
+                return vec![Effect::Quit];
+            }
+            Vec::new()
+        }
+        Mode::Detail => on_detail_action(state, action),
+        Mode::List => on_list_action(state, action),
+    }
+}
+
+fn on_text_input(state: &mut State, key: KeyEvent) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let Some(input) = state.input.as_mut() else {
+        return;
+    };
+    let buf = match input {
+        Input::Filter(s) | Input::Search(s) => s,
+    };
+    match key.code {
+        KeyCode::Char('u') if ctrl => buf.clear(),
+        KeyCode::Char('c') if ctrl => {
+            // Ctrl-C in a prompt cancels the prompt, like a shell.
+            cancel_input(state);
+            return;
+        }
+        KeyCode::Char(c) if !ctrl => buf.push(c),
+        KeyCode::Backspace => {
+            buf.pop();
+        }
+        KeyCode::Enter => {
+            if let Some(Input::Search(s)) = state.input.take() {
+                if let Some(d) = state.detail.as_mut() {
+                    d.search = s;
+                }
+                jump_to_hit(state, true, true);
+            } else {
+                state.input = None;
+            }
+            return;
+        }
+        KeyCode::Esc => {
+            cancel_input(state);
+            return;
+        }
+        _ => {}
+    }
+    // The filter applies as it is typed.
+    if let Some(Input::Filter(s)) = &state.input {
+        state.filter = s.clone();
+        state.rebuild_rows();
+    }
+}
+
+fn cancel_input(state: &mut State) {
+    if let Some(Input::Filter(_)) = state.input.take() {
+        state.filter.clear();
+        state.rebuild_rows();
+    }
+}
+
+fn page(state: &State) -> usize {
+    (state.size.1 as usize).saturating_sub(10).max(1)
+}
+
+fn step(cursor: usize, len: usize, action: Action, page: usize) -> usize {
+    let last = len.saturating_sub(1);
+    match action {
+        Action::Up => cursor.saturating_sub(1),
+        Action::Down => (cursor + 1).min(last),
+        Action::PageUp => cursor.saturating_sub(page),
+        Action::PageDown => (cursor + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => cursor,
+    }
+}
+
+fn on_list_action(state: &mut State, action: Action) -> Vec<Effect> {
+    use Action::*;
+    let page = page(state);
+    match action {
+        Quit => return vec![Effect::Quit],
+        Help => state.help = true,
+        FocusNext | FocusPrev => {
+            let all = Focus::ALL;
+            let i = all.iter().position(|f| *f == state.focus).unwrap_or(0);
+            let n = all.len();
+            let next = if action == FocusNext {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            state.focus = all[next];
+            state.scroll = 0;
+        }
+        FocusTab(i) => {
+            if let Some(f) = Focus::ALL.get(i) {
+                state.focus = *f;
+                state.scroll = 0;
+            }
+        }
+        PrevIteration => {
+            if let Some(cur) = state.current_index()
+                && cur > 0
+            {
+                view_iteration(state, Some(cur - 1));
+            }
+        }
+        NextIteration => {
+            if let Some(cur) = state.current_index() {
+                let last = state.iterations.len() - 1;
+                if cur + 1 >= last {
+                    view_iteration(state, None);
+                } else {
+                    view_iteration(state, Some(cur + 1));
+                }
+            }
+        }
+        Live => view_iteration(state, None),
+        Up | Down | PageUp | PageDown | Top | Bottom => match state.focus {
+            Focus::Failures => {
+                state.failures_cursor = step(
+                    state.failures_cursor,
+                    state.failure_rows.len(),
+                    action,
+                    page,
+                )
+            }
+            Focus::Modules => {
+                state.modules_cursor =
+                    step(state.modules_cursor, state.module_rows.len(), action, page)
+            }
+            _ => state.scroll = step(state.scroll as usize, u16::MAX as usize, action, page) as u16,
+        },
+        Open => open_selected(state),
+        Back => {
+            if !state.filter.is_empty() {
+                clear_filter(state);
+            }
+        }
+        ClearFilter => clear_filter(state),
+        Filter => state.input = Some(Input::Filter(state.filter.clone())),
+        Copy => {
+            if let Some(test) = selected_test(state) {
+                let text = clipboard_text(test);
+                state.flash = Some(format!("copied {} to the clipboard", test.id));
+                return vec![Effect::Copy(text)];
+            }
+            state.flash = Some("select a failing test to copy it".into());
+        }
+        SearchNext | SearchPrev => {}
+    }
+    Vec::new()
+}
+
+fn clear_filter(state: &mut State) {
+    state.filter.clear();
+    state.rebuild_rows();
+}
+
+fn view_iteration(state: &mut State, viewing: Option<usize>) {
+    if state.viewing == viewing {
+        return;
+    }
+    state.viewing = viewing;
+    state.failures_cursor = 0;
+    state.modules_cursor = 0;
+    state.scroll = 0;
+    state.rebuild_rows();
+}
+
+fn selected_test(state: &State) -> Option<&TestCase> {
+    let it = state.current()?;
+    match state.failure_rows.get(state.failures_cursor)? {
+        FailureRow::Test { test, .. } if state.focus == Focus::Failures => it.data.tests.get(*test),
+        _ => None,
+    }
+}
+
+fn open_selected(state: &mut State) {
+    match state.focus {
+        Focus::Failures => match state.failure_rows.get(state.failures_cursor).copied() {
+            Some(FailureRow::Group { group, .. }) => {
+                let Some(sig) = state
+                    .current()
+                    .and_then(|it| it.summary.groups.get(group))
+                    .map(|g| g.signature.clone())
+                else {
+                    return;
+                };
+                if !state.toggled_groups.remove(&sig) {
+                    state.toggled_groups.insert(sig);
+                }
+                state.rebuild_rows();
+            }
+            Some(FailureRow::Test { test, .. }) => {
+                let Some(it) = state.current() else { return };
+                state.detail = Some(Detail {
+                    iteration: it.data.key.clone(),
+                    test_id: it.data.tests[test].id.clone(),
+                    scroll: 0,
+                    search: String::new(),
+                });
+            }
+            None => {}
+        },
+        Focus::Modules => {
+            let name = state.current().and_then(|it| {
+                let m = *state.module_rows.get(state.modules_cursor)?;
+                Some(it.summary.modules.get(m)?.name.clone())
+            });
+            if let Some(name) = name {
+                state.filter = name;
+                state.focus = Focus::Failures;
+                state.failures_cursor = 0;
+                state.rebuild_rows();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The test the detail view shows, looked up by key and id.
+pub fn detail_test<'a>(state: &'a State, detail: &Detail) -> Option<&'a TestCase> {
+    let it = state
+        .iterations
+        .iter()
+        .find(|it| it.data.key == detail.iteration)?;
+    it.data.tests.iter().find(|t| t.id == detail.test_id)
+}
+
+fn on_detail_action(state: &mut State, action: Action) -> Vec<Effect> {
+    use Action::*;
+    let page = page(state);
+    let Some(detail) = state.detail.clone() else {
+        return Vec::new();
+    };
+    let lines = detail_test(state, &detail)
+        .map(detail_lines)
+        .unwrap_or_default();
+    match action {
+        Quit => return vec![Effect::Quit],
+        Help => state.help = true,
+        Back => state.detail = None,
+        Up | Down | PageUp | PageDown | Top | Bottom => {
+            let len = lines.len();
+            if let Some(d) = state.detail.as_mut() {
+                d.scroll = step(d.scroll, len, action, page);
+            }
+        }
+        Filter => state.input = Some(Input::Search(detail.search.clone())),
+        SearchNext => jump_to_hit(state, true, false),
+        SearchPrev => jump_to_hit(state, false, false),
+        Copy => {
+            if let Some(test) = detail_test(state, &detail) {
+                let text = clipboard_text(test);
+                state.flash = Some(format!("copied {} to the clipboard", test.id));
+                return vec![Effect::Copy(text)];
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Moves the detail view to the next (or previous) line matching its search.
+/// `inclusive` also accepts the line at the current position (a new search).
+fn jump_to_hit(state: &mut State, forward: bool, inclusive: bool) {
+    let Some(detail) = state.detail.clone() else {
+        return;
+    };
+    let lines = detail_test(state, &detail)
+        .map(detail_lines)
+        .unwrap_or_default();
+    let hits = search_hits(&lines, &detail.search);
+    let cur = detail.scroll;
+    let target = if forward {
+        hits.iter()
+            .copied()
+            .find(|&h| if inclusive { h >= cur } else { h > cur })
+            .or(hits.first().copied())
+    } else {
+        hits.iter()
+            .rev()
+            .copied()
+            .find(|&h| h < cur)
+            .or(hits.last().copied())
+    };
+    match target {
+        Some(t) => {
+            if let Some(d) = state.detail.as_mut() {
+                d.scroll = t;
+            }
+            let n = hits.iter().position(|&h| h == t).unwrap_or(0) + 1;
+            state.flash = Some(format!("match {n}/{}", hits.len()));
+        }
+        None if !detail.search.is_empty() => {
+            state.flash = Some(format!("no match for \"{}\"", detail.search));
+        }
+        None => {}
+    }
+}
