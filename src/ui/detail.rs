@@ -22,7 +22,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, detail: &Detail, theme
     };
     let lines = detail_lines(test);
     let title = format!(
-        " {} · line {}/{} ",
+        " {} · {} · line {}/{} ",
+        test.id,
         detail.iteration,
         (detail.scroll + 1).min(lines.len()),
         lines.len()

@@ -51,7 +51,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             spans.push(Span::styled(*k, theme.key()));
             spans.push(Span::raw(format!(" {what}  ")));
         }
-        spans.push(Span::styled("read-only viewer", theme.dim()));
+        if area.width >= 100 {
+            spans.push(Span::styled("read-only viewer", theme.dim()));
+        }
         Line::from(spans)
     };
     frame.render_widget(Paragraph::new(line), area);

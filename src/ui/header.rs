@@ -10,74 +10,125 @@ use super::theme::Theme;
 use crate::app::{Iteration, State};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let lines = vec![loop_line(state, theme), iteration_line(state, theme)];
+    let w = area.width as usize;
+    let lines = vec![
+        fit(loop_line(state, theme), w),
+        fit(iteration_line(state, theme), w),
+    ];
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn loop_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
+/// Parts of a header line, each with a priority: when the line is wider than
+/// the terminal, the least important parts go first (instead of the end of the
+/// line being cut off). Everything dropped is also shown in a pane.
+type Parts<'a> = Vec<(u8, Vec<Span<'a>>)>;
+
+fn fit<'a>(mut parts: Parts<'a>, width: usize) -> Line<'a> {
+    let part_width = |p: &(u8, Vec<Span>)| p.1.iter().map(Span::width).sum::<usize>();
+    while parts.iter().map(part_width).sum::<usize>() > width {
+        let Some((i, _)) = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.0 > 0)
+            .max_by_key(|(i, p)| (p.0, *i))
+        else {
+            break;
+        };
+        parts.remove(i);
+    }
+    Line::from(parts.into_iter().flat_map(|p| p.1).collect::<Vec<_>>())
+}
+
+fn loop_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
     let goal = state.goal_total();
     let passed = state.latest().map_or(0, |it| it.summary.totals.passed);
-    let mut spans = vec![
-        Span::styled(" loopdeck", theme.accent()),
-        Span::raw(" · "),
-        Span::styled(state.title.as_str(), theme.title()),
-        Span::raw(format!(" · goal {goal} · {passed} verified ")),
-        Span::styled(bar(passed, goal, 10, theme.ascii), theme.pass()),
-        Span::raw(format!(" {}%", percent(passed, goal))),
+    let mut parts: Parts = vec![
+        (0, vec![Span::styled(" loopdeck", theme.accent())]),
+        (
+            3,
+            vec![
+                Span::raw(" · "),
+                Span::styled(state.title.as_str(), theme.title()),
+            ],
+        ),
+        (0, vec![Span::raw(format!(" · {passed}/{goal} verified "))]),
+        (
+            2,
+            vec![Span::styled(
+                bar(passed, goal, 10, theme.ascii),
+                theme.pass(),
+            )],
+        ),
+        (0, vec![Span::raw(format!(" {}%", percent(passed, goal)))]),
     ];
     if goal > passed {
-        spans.push(Span::raw(format!(" · {} to go", goal - passed)));
+        parts.push((4, vec![Span::raw(format!(" · {} to go", goal - passed))]));
     }
     let n = state.iterations.len();
     if let Some(cur) = state.current_index() {
-        spans.push(Span::raw(format!(" · iter {}/{} ", cur + 1, n)));
-        if state.is_live() {
-            spans.push(Span::styled("LIVE", theme.accent()));
+        let mode = if state.is_live() {
+            Span::styled("LIVE", theme.accent())
         } else {
-            spans.push(Span::styled("PAST (G: live)", theme.warn()));
-        }
+            Span::styled("PAST (G: live)", theme.warn())
+        };
+        parts.push((
+            0,
+            vec![Span::raw(format!(" · iter {}/{} ", cur + 1, n)), mode],
+        ));
     }
-    Line::from(spans)
+    parts
 }
 
-fn iteration_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
+fn iteration_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
     let Some(it) = state.current() else {
-        return Line::styled(" waiting for the first report…", theme.dim());
+        return vec![(
+            0,
+            vec![Span::styled(" waiting for the first report…", theme.dim())],
+        )];
     };
     let t = &it.summary.totals;
-    let mut spans = vec![Span::styled(
-        format!(" Iteration {}", it.label()),
-        theme.title(),
+    let mut spans: Parts = vec![(
+        0,
+        vec![Span::styled(
+            format!(" Iteration {}", it.label()),
+            theme.title(),
+        )],
     )];
     let (started, finished) = times(it);
     if let Some(s) = started {
-        spans.push(Span::raw(format!(" · {}", clock(s, state.tz))));
+        spans.push((3, vec![Span::raw(format!(" · {}", clock(s, state.tz)))]));
     }
     if it.data.running {
         let total = it.data.expected_total.unwrap_or(0).max(t.tests);
-        spans.push(Span::styled(
-            format!(
-                " · running tests {}/{} ",
-                t.tests,
-                if total > 0 {
-                    total.to_string()
-                } else {
-                    "?".into()
-                }
-            ),
-            theme.accent(),
+        let of = if total > 0 {
+            total.to_string()
+        } else {
+            "?".into()
+        };
+        spans.push((
+            0,
+            vec![Span::styled(
+                format!(" · running tests {}/{of} ", t.tests),
+                theme.accent(),
+            )],
         ));
         if total > 0 {
-            spans.push(Span::styled(
-                bar(t.tests, total, 10, theme.ascii),
-                theme.accent(),
+            spans.push((
+                2,
+                vec![Span::styled(
+                    bar(t.tests, total, 10, theme.ascii),
+                    theme.accent(),
+                )],
             ));
         }
         if let Some(s) = started {
-            spans.push(Span::raw(format!(
-                " {}",
-                duration((state.now - s).num_seconds())
-            )));
+            spans.push((
+                1,
+                vec![Span::raw(format!(
+                    " {}",
+                    duration((state.now - s).num_seconds())
+                ))],
+            ));
         }
     } else {
         let status = if t.tests == 0 {
@@ -99,19 +150,21 @@ fn iteration_line<'a>(state: &'a State, theme: &Theme) -> Line<'a> {
                 theme.fail(),
             )
         };
-        spans.push(status);
+        spans.push((0, vec![status]));
         if let (Some(s), Some(f)) = (started, finished) {
-            spans.push(Span::raw(format!(
-                " · took {}",
-                duration((f - s).num_seconds())
-            )));
+            spans.push((
+                3,
+                vec![Span::raw(format!(
+                    " · took {}",
+                    duration((f - s).num_seconds())
+                ))],
+            ));
         }
     }
     if let Some(issue) = it.data.meta.as_ref().and_then(|m| m.issue.as_deref()) {
-        spans.push(Span::raw(" · issue: "));
-        spans.push(Span::raw(issue));
+        spans.push((5, vec![Span::raw(" · issue: "), Span::raw(issue)]));
     }
-    Line::from(spans)
+    spans
 }
 
 pub fn times(
