@@ -26,7 +26,12 @@ impl Tui {
     fn start(args: &[&str], cols: u16, rows: u16) -> Tui {
         let pty = native_pty_system();
         let pair = pty
-            .openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
             .expect("openpty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_loopdeck"));
         cmd.args(args);
@@ -52,7 +57,14 @@ impl Tui {
                 }
             }
         });
-        Tui { parser: vt100::Parser::new(rows, cols, 0), raw: Vec::new(), output: rx, writer, child, _master: pair.master }
+        Tui {
+            parser: vt100::Parser::new(rows, cols, 0),
+            raw: Vec::new(),
+            output: rx,
+            writer,
+            child,
+            _master: pair.master,
+        }
     }
 
     fn screen(&self) -> String {
@@ -72,9 +84,14 @@ impl Tui {
                     self.parser.process(&bytes);
                     self.raw.extend_from_slice(&bytes);
                 }
-                Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}; screen:\n{}", self.screen()),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("timed out waiting for {what}; screen:\n{}", self.screen())
+                }
                 Err(RecvTimeoutError::Disconnected) => {
-                    panic!("loopdeck exited while waiting for {what}; screen:\n{}", self.screen())
+                    panic!(
+                        "loopdeck exited while waiting for {what}; screen:\n{}",
+                        self.screen()
+                    )
                 }
             }
         }
@@ -102,7 +119,11 @@ impl Tui {
                 }
                 return status;
             }
-            assert!(Instant::now() < deadline, "loopdeck did not exit; screen:\n{}", self.screen());
+            assert!(
+                Instant::now() < deadline,
+                "loopdeck did not exit; screen:\n{}",
+                self.screen()
+            );
             if let Ok(bytes) = self.output.recv_timeout(Duration::from_millis(50)) {
                 self.parser.process(&bytes);
                 self.raw.extend_from_slice(&bytes);
@@ -131,18 +152,28 @@ fn watches_reports_appear_live_and_quit_restores_terminal() {
     let root = dir.path();
     let mut tui = Tui::start(&["watch", root.to_str().unwrap()], 100, 30);
     tui.wait_text("waiting for the first report");
-    assert!(tui.parser.screen().alternate_screen(), "UI runs in the alternate screen");
+    assert!(
+        tui.parser.screen().alternate_screen(),
+        "UI runs in the alternate screen"
+    );
 
     // A finished JUnit report lands in iteration 1.
-    copy("pytest-junit-xunit2/shop/junit.xml", &root.join("iter-001/junit.xml"));
+    copy(
+        "pytest-junit-xunit2/shop/junit.xml",
+        &root.join("iter-001/junit.xml"),
+    );
     tui.wait_text("13/26 passed");
     tui.wait_text("KeyError: 'durian'");
     let s = tui.screen();
     assert!(s.contains("9 failing"), "failing count on screen:\n{s}");
-    assert!(s.contains("tests/test_inventory.py"), "module on screen:\n{s}");
+    assert!(
+        s.contains("tests/test_inventory.py"),
+        "module on screen:\n{s}"
+    );
 
     // Iteration 2 streams a report-log line by line: the UI follows live.
-    let log = std::fs::read_to_string(format!("{FIXTURES}/pytest-reportlog/shop/report-log.jsonl")).unwrap();
+    let log = std::fs::read_to_string(format!("{FIXTURES}/pytest-reportlog/shop/report-log.jsonl"))
+        .unwrap();
     let lines: Vec<&str> = log.lines().collect();
     std::fs::create_dir_all(root.join("iter-002")).unwrap();
     let path = root.join("iter-002/report-log.jsonl");
@@ -169,29 +200,44 @@ fn watches_reports_appear_live_and_quit_restores_terminal() {
     tui.press("q");
     let status = tui.wait_exit();
     assert!(status.success(), "clean exit: {status:?}");
-    assert!(!tui.parser.screen().alternate_screen(), "alternate screen left on quit");
+    assert!(
+        !tui.parser.screen().alternate_screen(),
+        "alternate screen left on quit"
+    );
 }
 
 #[test]
 fn broken_and_hostile_reports_are_named_and_never_reach_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    copy("pytest-junit-xunit2/shop/junit.xml", &root.join("iter-001/junit.xml"));
+    copy(
+        "pytest-junit-xunit2/shop/junit.xml",
+        &root.join("iter-001/junit.xml"),
+    );
     let it = root.join("iter-001");
-    std::fs::write(it.join("shard-2.xml"), b"<testsuites><testsuite name=\"x\"><testcase name=\"a\"").unwrap();
+    std::fs::write(
+        it.join("shard-2.xml"),
+        b"<testsuites><testsuite name=\"x\"><testcase name=\"a\"",
+    )
+    .unwrap();
     std::fs::write(it.join("deploy.json"), b"{not json").unwrap();
     let hostile = "<testsuite name=\"h\" tests=\"1\"><testcase classname=\"tests.test_evil\" name=\"test_title\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}x\"><failure message=\"boom \u{1b}]52;c;aGVsbG8=\u{7} end\">trace</failure></testcase></testsuite>";
     std::fs::write(it.join("evil.xml"), hostile).unwrap();
 
     let mut tui = Tui::start(&["watch", root.to_str().unwrap()], 100, 30);
     tui.wait_text("shard-2.xml");
-    tui.wait_for("the good report still shown", |s| s.contains("KeyError: 'durian'"));
+    tui.wait_for("the good report still shown", |s| {
+        s.contains("KeyError: 'durian'")
+    });
     tui.press("5");
     tui.wait_text("deploy.json");
     tui.press("1");
     tui.wait_text("<U+202E>");
     let raw = String::from_utf8_lossy(&tui.raw);
-    assert!(!raw.contains("\u{1b}]"), "no OSC sequence from a report reached the terminal");
+    assert!(
+        !raw.contains("\u{1b}]"),
+        "no OSC sequence from a report reached the terminal"
+    );
     assert!(!raw.contains("pwned"), "the title payload was removed");
     assert!(!raw.contains('\u{202e}'), "bidi override never sent raw");
     tui.press("q");
@@ -207,5 +253,8 @@ fn sigterm_restores_the_terminal() {
     // SAFETY: plain kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     tui.wait_exit();
-    assert!(!tui.parser.screen().alternate_screen(), "alternate screen left on SIGTERM");
+    assert!(
+        !tui.parser.screen().alternate_screen(),
+        "alternate screen left on SIGTERM"
+    );
 }
