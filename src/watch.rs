@@ -46,11 +46,20 @@ pub enum Backend {
     Poll(Duration),
 }
 
-/// Keeps the watcher running; dropping it stops watching.
+/// Keeps the watcher running; dropping it stops watching (without waiting).
 pub struct WatchHandle {
-    // Held only to be dropped: `Debouncer`'s Drop stops its thread and the
-    // watcher.
-    _inner: Inner,
+    inner: Inner,
+}
+
+impl WatchHandle {
+    /// Stops watching and waits for the debouncer thread to finish (at most
+    /// one debounce tick); no event is sent after this returns.
+    pub fn stop(self) {
+        match self.inner {
+            Inner::Native(d) => d.stop(),
+            Inner::Poll(d) => d.stop(),
+        }
+    }
 }
 
 enum Inner {
@@ -60,7 +69,7 @@ enum Inner {
 
 impl std::fmt::Debug for WatchHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self._inner {
+        let kind = match self.inner {
             Inner::Native(_) => "native",
             Inner::Poll(_) => "poll",
         };
@@ -108,7 +117,7 @@ pub fn spawn_with(
             Inner::Poll(d)
         }
     };
-    Ok(WatchHandle { _inner: inner })
+    Ok(WatchHandle { inner })
 }
 
 /// Whether an event can mean the content of the tree changed. Opening and
