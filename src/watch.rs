@@ -73,7 +73,9 @@ impl std::fmt::Debug for WatchHandle {
             Inner::Native(_) => "native",
             Inner::Poll(_) => "poll",
         };
-        f.debug_struct("WatchHandle").field("backend", &kind).finish()
+        f.debug_struct("WatchHandle")
+            .field("backend", &kind)
+            .finish()
     }
 }
 
@@ -168,19 +170,31 @@ mod tests {
     use std::time::Instant;
 
     fn ev(kind: EventKind, path: &str) -> DebouncedEvent {
-        DebouncedEvent::new(Event::new(kind).add_path(PathBuf::from(path)), Instant::now())
+        DebouncedEvent::new(
+            Event::new(kind).add_path(PathBuf::from(path)),
+            Instant::now(),
+        )
     }
 
     #[test]
     fn reads_are_dropped_writes_kept() {
         let out = to_watch_event(Ok(vec![
-            ev(EventKind::Access(AccessKind::Open(AccessMode::Any)), "/r/a.xml"),
-            ev(EventKind::Access(AccessKind::Close(AccessMode::Read)), "/r/a.xml"),
+            ev(
+                EventKind::Access(AccessKind::Open(AccessMode::Any)),
+                "/r/a.xml",
+            ),
+            ev(
+                EventKind::Access(AccessKind::Close(AccessMode::Read)),
+                "/r/a.xml",
+            ),
         ]));
         assert_eq!(out, None);
         let out = to_watch_event(Ok(vec![
             ev(EventKind::Create(CreateKind::File), "/r/b.xml"),
-            ev(EventKind::Access(AccessKind::Close(AccessMode::Write)), "/r/b.xml"),
+            ev(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                "/r/b.xml",
+            ),
         ]))
         .unwrap();
         assert_eq!(out.paths, vec![PathBuf::from("/r/b.xml")]);
@@ -189,7 +203,10 @@ mod tests {
 
     #[test]
     fn rescan_and_errors_pass_through() {
-        let rescan = DebouncedEvent::new(Event::new(EventKind::Other).set_flag(Flag::Rescan), Instant::now());
+        let rescan = DebouncedEvent::new(
+            Event::new(EventKind::Other).set_flag(Flag::Rescan),
+            Instant::now(),
+        );
         let out = to_watch_event(Ok(vec![rescan])).unwrap();
         assert!(out.rescan);
         let out = to_watch_event(Err(vec![notify::Error::generic("boom")])).unwrap();

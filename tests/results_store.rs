@@ -113,9 +113,14 @@ impl LineFeed for FakeLines {
                     } else {
                         Outcome::Failed
                     };
-                    self.report.tests.push(case(id, outcome, v["message"].as_str()));
+                    self.report
+                        .tests
+                        .push(case(id, outcome, v["message"].as_str()));
                 }
-                Err(e) => self.report.warnings.push(format!("line {}: {e}", self.line_no)),
+                Err(e) => self
+                    .report
+                    .warnings
+                    .push(format!("line {}: {e}", self.line_no)),
             }
         }
     }
@@ -185,7 +190,10 @@ fn numbered_subfolders_sort_numerically() {
     assert_eq!(ids(&changes.updated[1]), ["a::one", "a::two"]);
     assert!(changes.updated[0].tests.is_empty());
     assert_eq!(keys(&s.iterations()), ["run-1", "iter-2", "3", "iter-10"]);
-    assert!(changes.updated.iter().all(|i| i.warnings.is_empty()), "{changes:#?}");
+    assert!(
+        changes.updated.iter().all(|i| i.warnings.is_empty()),
+        "{changes:#?}"
+    );
 }
 
 #[test]
@@ -193,7 +201,10 @@ fn flat_dir_is_one_iteration() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("junit-out");
     write(&root.join("r.xml"), DOC);
-    write(&root.join("reports/more.xml"), b"<run>\npass b::three\n</run>\n");
+    write(
+        &root.join("reports/more.xml"),
+        b"<run>\npass b::three\n</run>\n",
+    );
     let mut s = store(&root);
     let changes = s.refresh(None);
     assert_eq!(changes.layout, Layout::Single);
@@ -219,7 +230,10 @@ fn empty_dir_then_report_then_loop() {
     fs::create_dir(&root).unwrap();
     let mut s = store(&root);
     let changes = s.refresh(None);
-    assert!(changes.updated.is_empty() && changes.removed.is_empty(), "{changes:#?}");
+    assert!(
+        changes.updated.is_empty() && changes.removed.is_empty(),
+        "{changes:#?}"
+    );
     assert!(s.iterations().is_empty());
 
     // A report appears: the root is one iteration.
@@ -294,8 +308,14 @@ fn meta_and_deploy_are_read() {
     let mut s = store(root);
     let changes = s.refresh(None);
     let it = only(&changes);
-    assert_eq!(it.meta.as_ref().unwrap().issue.as_deref(), Some("HTTP 500 on /cart"));
-    assert_eq!(it.started.unwrap().to_rfc3339(), "2026-11-24T09:05:00+00:00");
+    assert_eq!(
+        it.meta.as_ref().unwrap().issue.as_deref(),
+        Some("HTTP 500 on /cart")
+    );
+    assert_eq!(
+        it.started.unwrap().to_rfc3339(),
+        "2026-11-24T09:05:00+00:00"
+    );
     let deploy = it.deploy.as_ref().unwrap();
     assert_eq!(deploy.state, loopdeck::model::DeployState::Deploying);
     assert_eq!(deploy.revision.as_deref(), Some("00094-x55"));
@@ -344,7 +364,11 @@ fn lines_are_tailed_from_their_offset() {
     assert!(!it.running);
     assert!(it.files[0].complete);
     assert_eq!(it.warnings.len(), 1, "{:?}", it.warnings);
-    assert!(it.warnings[0].starts_with("iter-1/log.jsonl: line 5:"), "{:?}", it.warnings);
+    assert!(
+        it.warnings[0].starts_with("iter-1/log.jsonl: line 5:"),
+        "{:?}",
+        it.warnings
+    );
 
     // Named again without any change: nothing new is read or reported.
     let before = s.bytes_read();
@@ -358,7 +382,8 @@ fn truncate_and_rewrite_resets_the_tail() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let log = root.join("iter-1/log.jsonl");
-    let run1 = b"{\"id\":\"old::a\",\"outcome\":\"passed\"}\n{\"id\":\"old::b\",\"outcome\":\"passed\"}\n";
+    let run1 =
+        b"{\"id\":\"old::a\",\"outcome\":\"passed\"}\n{\"id\":\"old::b\",\"outcome\":\"passed\"}\n";
     write(&log, run1);
     let mut s = store(root);
     assert_eq!(ids(only(&s.refresh(None))), ["old::a", "old::b"]);
@@ -404,14 +429,20 @@ fn half_written_document_keeps_last_good_parse_until_it_settles() {
     let it = only(&changes);
     assert_eq!(ids(it), ["a::one", "a::two"]);
     assert!(it.files[0].pending);
-    assert_eq!(it.files[0].error.as_deref(), Some("truncated: root element not closed"));
+    assert_eq!(
+        it.files[0].error.as_deref(),
+        Some("truncated: root element not closed")
+    );
     assert!(it.warnings.is_empty(), "{:?}", it.warnings);
     let recheck = s.recheck_in().expect("a pending file wants a re-check");
     assert!(recheck <= Duration::from_secs(5));
 
     // Empty is pending too.
     write(&doc, b"");
-    let it = s.refresh(Some(std::slice::from_ref(&doc))).updated.remove(0);
+    let it = s
+        .refresh(Some(std::slice::from_ref(&doc)))
+        .updated
+        .remove(0);
     assert!(it.files[0].pending);
     assert_eq!(ids(&it), ["a::one", "a::two"]);
     assert!(it.warnings.is_empty());
@@ -421,11 +452,19 @@ fn half_written_document_keeps_last_good_parse_until_it_settles() {
     write(&doc, b"<run>\npass a::one\n");
     s.refresh(Some(std::slice::from_ref(&doc)));
     let old = SystemTime::now() - Duration::from_secs(60);
-    File::options().write(true).open(&doc).unwrap().set_modified(old).unwrap();
+    File::options()
+        .write(true)
+        .open(&doc)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
     let changes = s.refresh(Some(&[]));
     let it = only(&changes);
     assert!(!it.files[0].pending);
-    assert_eq!(it.warnings, ["iter-2/junit.xml: truncated: root element not closed"]);
+    assert_eq!(
+        it.warnings,
+        ["iter-2/junit.xml: truncated: root element not closed"]
+    );
     assert_eq!(ids(it), ["a::one", "a::two"]);
     assert_eq!(s.recheck_in(), Some(Duration::ZERO));
 
@@ -475,7 +514,10 @@ fn fifo_does_not_block_and_is_named() {
         .expect("refresh blocked on a FIFO");
     let it = only(&changes);
     assert_eq!(ids(it), ["a::one", "a::two"]);
-    assert_eq!(it.warnings, ["iter-1/report.xml: not a regular file (fifo); not read"]);
+    assert_eq!(
+        it.warnings,
+        ["iter-1/report.xml: not a regular file (fifo); not read"]
+    );
 }
 
 #[test]
@@ -485,7 +527,10 @@ fn symlinks_out_of_the_root_are_refused() {
     let outside = dir.path().join("secret.xml");
     write(&outside, b"<run>\npass leaked::secret\n</run>\n");
     write(&root.join("iter-1/ok.xml"), DOC);
-    write(&root.join("iter-1/shard/real.xml"), b"<run>\npass inside::linked\n</run>\n");
+    write(
+        &root.join("iter-1/shard/real.xml"),
+        b"<run>\npass inside::linked\n</run>\n",
+    );
     let it1 = root.join("iter-1");
     std::os::unix::fs::symlink("/etc/passwd", it1.join("passwd.xml")).unwrap();
     std::os::unix::fs::symlink(&outside, it1.join("secret.xml")).unwrap();
@@ -517,21 +562,36 @@ fn binary_and_malformed_files_warn_while_the_rest_loads() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write(&root.join("iter-1/ok.xml"), DOC);
-    write(&root.join("iter-1/blob.xml"), b"\x7fELF\x02\x01\x01\0\0\0\0");
+    write(
+        &root.join("iter-1/blob.xml"),
+        b"\x7fELF\x02\x01\x01\0\0\0\0",
+    );
     write(&root.join("iter-1/deploy.json"), b"{\"state\": live}");
-    write(&root.join("iter-1/iteration.json"), br#"{"issue":"login 403"}"#);
+    write(
+        &root.join("iter-1/iteration.json"),
+        br#"{"issue":"login 403"}"#,
+    );
     write(&root.join("iter-1/test.log"), b"\0\0\0 raw output");
-    write(&root.join("iter-1/runs.jsonl"), b"{\"event\":\"started\"}\n");
+    write(
+        &root.join("iter-1/runs.jsonl"),
+        b"{\"event\":\"started\"}\n",
+    );
     write(&root.join("iter-1/coverage.json"), b"[1,2,3]");
     let mut s = store(root);
     s.set_settle(Duration::ZERO);
     let changes = s.refresh(None);
     let it = only(&changes);
     assert_eq!(ids(it), ["a::one", "a::two"]);
-    assert_eq!(it.meta.as_ref().unwrap().issue.as_deref(), Some("login 403"));
+    assert_eq!(
+        it.meta.as_ref().unwrap().issue.as_deref(),
+        Some("login 403")
+    );
     assert!(it.deploy.is_none());
     assert_eq!(it.warnings.len(), 3, "{:?}", it.warnings);
-    assert_eq!(it.warnings[0], "iter-1/blob.xml: binary data, not a text report");
+    assert_eq!(
+        it.warnings[0],
+        "iter-1/blob.xml: binary data, not a text report"
+    );
     assert_eq!(
         it.warnings[1],
         "iter-1/coverage.json: not a test report format loopdeck knows"

@@ -87,7 +87,10 @@ async fn reading_files_does_not_feed_back_into_events() {
     std::fs::write(dir.path().join("marker.xml"), b"x").unwrap();
     let seen = await_path(&mut rx, Path::new("marker.xml")).await;
     for e in &seen {
-        assert!(!e.paths.iter().any(|p| p.ends_with("junit.xml")), "{seen:#?}");
+        assert!(
+            !e.paths.iter().any(|p| p.ends_with("junit.xml")),
+            "{seen:#?}"
+        );
     }
     handle.stop();
 }
@@ -100,10 +103,7 @@ async fn dropping_the_handle_stops_the_watcher() {
     drop(handle);
     // The sender lives in the debouncer's thread: once it stopped, the
     // channel closes.
-    let end = timeout(LIMIT, async {
-        while rx.recv().await.is_some() {}
-    })
-    .await;
+    let end = timeout(LIMIT, async { while rx.recv().await.is_some() {} }).await;
     assert!(end.is_ok(), "watcher still running after drop");
 }
 

@@ -233,10 +233,15 @@ impl IterState {
     }
 
     /// Assembles the plain view of this iteration.
-    pub fn build(&mut self, root: &Path, formats: &dyn Formats, now: SystemTime, settle: Duration) -> IterationData {
-        let prefix = |rel: &Path| -> String {
-            sanitize::line(&self.rel_dir().join(rel).to_string_lossy())
-        };
+    pub fn build(
+        &mut self,
+        root: &Path,
+        formats: &dyn Formats,
+        now: SystemTime,
+        settle: Duration,
+    ) -> IterationData {
+        let prefix =
+            |rel: &Path| -> String { sanitize::line(&self.rel_dir().join(rel).to_string_lossy()) };
         let mut warnings = Vec::new();
         if let Some(e) = &self.listing_error {
             warnings.push(format!("{}: {e}", sanitize::line(&self.key)));
@@ -286,7 +291,11 @@ impl IterState {
             if let Some(p) = problem
                 && !pending
             {
-                warnings.push(format!("{}: {}", prefix(Path::new(name)), sanitize::line(&p.text)));
+                warnings.push(format!(
+                    "{}: {}",
+                    prefix(Path::new(name)),
+                    sanitize::line(&p.text)
+                ));
             }
         };
         let meta = self.meta.as_ref().map(|m| {
@@ -335,7 +344,11 @@ impl IterState {
 
 fn clean_opt(s: &mut Option<String>, multiline: bool) {
     if let Some(v) = s {
-        *v = if multiline { sanitize::text(v) } else { sanitize::line(v) };
+        *v = if multiline {
+            sanitize::text(v)
+        } else {
+            sanitize::line(v)
+        };
     }
 }
 

@@ -133,10 +133,7 @@ pub(crate) fn list_root(root: &Path) -> io::Result<RootListing> {
     } else {
         Layout::Loop
     };
-    Ok(RootListing {
-        layout,
-        iterations,
-    })
+    Ok(RootListing { layout, iterations })
 }
 
 /// One entry of an iteration folder.

@@ -263,7 +263,10 @@ impl Store {
                             relist = true;
                         }
                         let inside: PathBuf = comps[1..].iter().collect();
-                        touched.entry(first.to_os_string()).or_default().insert(inside);
+                        touched
+                            .entry(first.to_os_string())
+                            .or_default()
+                            .insert(inside);
                     }
                 }
                 Layout::Single => {
@@ -299,8 +302,11 @@ impl Store {
                         removed.extend(self.iters.drain(..).filter(|it| it.shown).map(|it| it.key));
                         self.layout = listing.layout;
                     }
-                    let mut old: HashMap<OsString, IterState> =
-                        self.iters.drain(..).map(|it| (it.name.clone(), it)).collect();
+                    let mut old: HashMap<OsString, IterState> = self
+                        .iters
+                        .drain(..)
+                        .map(|it| (it.name.clone(), it))
+                        .collect();
                     for (name, key, number) in wanted {
                         let it = old.remove(&name).unwrap_or_else(|| {
                             dirty.insert(name.clone());

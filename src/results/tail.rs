@@ -75,7 +75,8 @@ impl LineTail {
         self.offset += chunk.len() as u64;
         if chunk.len() >= WINDOW {
             self.window.clear();
-            self.window.extend_from_slice(&chunk[chunk.len() - WINDOW..]);
+            self.window
+                .extend_from_slice(&chunk[chunk.len() - WINDOW..]);
         } else {
             self.window.extend_from_slice(chunk);
             let excess = self.window.len().saturating_sub(WINDOW);
@@ -100,7 +101,12 @@ pub(crate) struct ReportFile {
 impl ReportFile {
     /// Re-reads the file if it changed (or `force`). `opened` is the result of
     /// opening it safely. Returns whether anything visible changed.
-    pub fn update(&mut self, ctx: &mut Ctx<'_>, opened: Result<(File, Stat), Refusal>, force: bool) -> bool {
+    pub fn update(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        opened: Result<(File, Stat), Refusal>,
+        force: bool,
+    ) -> bool {
         let (file, stat) = match opened {
             Ok(x) => x,
             Err(refusal) => {
@@ -202,7 +208,13 @@ impl ReportFile {
         Ok(())
     }
 
-    fn read_document(&mut self, ctx: &mut Ctx<'_>, file: &File, stat: &Stat, head: Vec<u8>) -> std::io::Result<()> {
+    fn read_document(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        file: &File,
+        stat: &Stat,
+        head: Vec<u8>,
+    ) -> std::io::Result<()> {
         let cap = ctx.max_document_bytes;
         if stat.len > cap {
             self.report = None;
@@ -211,7 +223,12 @@ impl ReportFile {
         }
         let mut data = head;
         data.reserve_exact((stat.len as usize).saturating_sub(data.len()) + 1);
-        let n = safe::read_rest(file, data.len() as u64, cap + 1 - data.len() as u64, &mut data)?;
+        let n = safe::read_rest(
+            file,
+            data.len() as u64,
+            cap + 1 - data.len() as u64,
+            &mut data,
+        )?;
         *ctx.bytes_read += n;
         if data.len() as u64 > cap {
             self.report = None;
@@ -234,7 +251,8 @@ impl ReportFile {
 
     /// Whether the view shows this file as being written.
     pub fn pending(&self, now: SystemTime, settle: Duration) -> bool {
-        self.problem.as_ref().is_some_and(|p| p.transient) && is_fresh(self.stat.as_ref(), now, settle)
+        self.problem.as_ref().is_some_and(|p| p.transient)
+            && is_fresh(self.stat.as_ref(), now, settle)
     }
 }
 
@@ -310,7 +328,12 @@ impl<T> Default for MetaFile<T> {
 }
 
 impl<T: DeserializeOwned + PartialEq> MetaFile<T> {
-    pub fn update(&mut self, bytes_read: &mut u64, opened: Result<(File, Stat), Refusal>, force: bool) -> bool {
+    pub fn update(
+        &mut self,
+        bytes_read: &mut u64,
+        opened: Result<(File, Stat), Refusal>,
+        force: bool,
+    ) -> bool {
         let (file, stat) = match opened {
             Ok(x) => x,
             Err(refusal) => {
@@ -361,6 +384,7 @@ impl<T: DeserializeOwned + PartialEq> MetaFile<T> {
     }
 
     pub fn pending(&self, now: SystemTime, settle: Duration) -> bool {
-        self.problem.as_ref().is_some_and(|p| p.transient) && is_fresh(self.stat.as_ref(), now, settle)
+        self.problem.as_ref().is_some_and(|p| p.transient)
+            && is_fresh(self.stat.as_ref(), now, settle)
     }
 }
