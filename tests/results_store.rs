@@ -668,3 +668,42 @@ fn iterations_created_later_are_found_by_their_paths() {
     assert_eq!(keys(&changes.updated), ["iter-2"]);
     assert_eq!(keys(&s.iterations()), ["iter-1", "iter-2"]);
 }
+
+#[test]
+fn half_written_iteration_json_is_pending_then_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let meta = root.join("iter-1/iteration.json");
+    write(&meta, br#"{"issue":"first"}"#);
+    let mut s = store(root);
+    let changes = s.refresh(None);
+    assert_eq!(
+        only(&changes).meta.as_ref().unwrap().issue.as_deref(),
+        Some("first")
+    );
+
+    write(&meta, br#"{"issue":"sec"#);
+    let changes = s.refresh(Some(std::slice::from_ref(&meta)));
+    let it = only(&changes);
+    assert_eq!(it.meta.as_ref().unwrap().issue.as_deref(), Some("first"));
+    assert!(it.warnings.is_empty(), "{:?}", it.warnings);
+
+    let old = SystemTime::now() - Duration::from_secs(60);
+    File::options()
+        .write(true)
+        .open(&meta)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let changes = s.refresh(Some(&[]));
+    let it = only(&changes);
+    assert_eq!(it.meta.as_ref().unwrap().issue.as_deref(), Some("first"));
+    assert_eq!(it.warnings.len(), 1);
+    assert!(
+        it.warnings[0].starts_with("iter-1/iteration.json: truncated JSON:"),
+        "{:?}",
+        it.warnings
+    );
+    // Re-checking again changes nothing.
+    assert!(s.refresh(Some(&[])).is_empty());
+}

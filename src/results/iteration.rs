@@ -85,6 +85,8 @@ pub(crate) struct IterState {
     /// Part of the view (always in the loop layout; in the single layout
     /// only while the root holds a file loopdeck reads).
     pub shown: bool,
+    /// Pending flags as of the last view returned by a refresh.
+    shown_pending: Vec<bool>,
 }
 
 impl IterState {
@@ -99,6 +101,7 @@ impl IterState {
             created: None,
             listing_error: None,
             shown: true,
+            shown_pending: Vec::new(),
         }
     }
 
@@ -226,15 +229,31 @@ impl IterState {
             changed = true;
         }
         // A pending file whose settle time passed becomes a warning.
-        for f in self.reports.values() {
-            changed |= f.shown_pending != f.pending(now, settle);
-        }
+        changed |= self.shown_pending != self.pending_set(now, settle);
         changed
+    }
+
+    /// Which files are pending now: reports in name order, then
+    /// `iteration.json`, then `deploy.json`.
+    fn pending_set(&self, now: SystemTime, settle: Duration) -> Vec<bool> {
+        let mut out: Vec<bool> = self
+            .reports
+            .values()
+            .map(|f| f.pending(now, settle))
+            .collect();
+        out.push(self.meta.as_ref().is_some_and(|m| m.pending(now, settle)));
+        out.push(self.deploy.as_ref().is_some_and(|m| m.pending(now, settle)));
+        out
+    }
+
+    /// Remembers what the view returned by the last refresh showed as pending.
+    pub fn mark_shown(&mut self, now: SystemTime, settle: Duration) {
+        self.shown_pending = self.pending_set(now, settle);
     }
 
     /// Assembles the plain view of this iteration.
     pub fn build(
-        &mut self,
+        &self,
         root: &Path,
         formats: &dyn Formats,
         now: SystemTime,
@@ -314,9 +333,6 @@ impl IterState {
         });
         let meta = meta.flatten().map(clean_meta);
         let deploy = deploy.flatten().map(clean_deploy);
-        for f in self.reports.values_mut() {
-            f.shown_pending = f.pending(now, settle);
-        }
         let started = meta
             .as_ref()
             .and_then(|m| m.started.as_deref())

@@ -186,11 +186,11 @@ impl Store {
     }
 
     /// All iterations as currently known, in order.
-    pub fn iterations(&mut self) -> Vec<IterationData> {
+    pub fn iterations(&self) -> Vec<IterationData> {
         let now = SystemTime::now();
         let (root, formats, settle) = (&self.root, &*self.formats, self.settle);
         self.iters
-            .iter_mut()
+            .iter()
             .filter(|it| it.shown)
             .map(|it| it.build(root, formats, now, settle))
             .collect()
@@ -221,7 +221,10 @@ impl Store {
             .iters
             .iter_mut()
             .filter(|it| dirty.contains(&it.name))
-            .map(|it| it.build(root, formats, now, settle))
+            .map(|it| {
+                it.mark_shown(now, settle);
+                it.build(root, formats, now, settle)
+            })
             .collect();
         Changes {
             layout: self.layout,

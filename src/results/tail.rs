@@ -94,8 +94,6 @@ pub(crate) struct ReportFile {
     pub report: Option<Report>,
     lines: Option<LineTail>,
     pub problem: Option<Problem>,
-    /// Whether the last built view showed this file as pending.
-    pub shown_pending: bool,
 }
 
 impl ReportFile {
