@@ -152,7 +152,17 @@ fn status_command(
             return ExitCode::from(status::EXIT_UNREADABLE as u8);
         }
     };
-    let iterations = store.refresh(None).changed;
+    // One look, no "being written" grace period: a broken file is a warning now.
+    store.set_settle(std::time::Duration::ZERO);
+    let changes = store.refresh(None);
+    if let Some(e) = changes.root_error {
+        eprintln!(
+            "loopdeck: cannot read {}: {e}",
+            sanitize::line(&dir.display().to_string())
+        );
+        return ExitCode::from(status::EXIT_UNREADABLE as u8);
+    }
+    let iterations = changes.updated;
     let it = match status::select(&iterations, iteration) {
         Ok(it) => it,
         Err(e) => {

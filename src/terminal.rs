@@ -17,7 +17,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::app::{Effect, Msg, State, update};
 use crate::results::Store;
 use crate::ui::{self, Theme};
-use crate::watch::{self, WatchEvent};
+use crate::watch::{self, Backend, WatchEvent};
 
 pub struct ViewOptions {
     pub root: PathBuf,
@@ -40,21 +40,25 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
     let (tx, rx) = unbounded_channel::<Msg>();
     let (wtx, wrx) = unbounded_channel::<WatchEvent>();
     // The watcher lives as long as this function; dropping it ends the reader thread.
-    let _watcher = match watch::spawn(&opts.root, wtx.clone(), opts.poll) {
+    let poll = Backend::Poll(watch::DEFAULT_POLL_INTERVAL);
+    let backend = if opts.poll { poll } else { Backend::Native };
+    let _watcher = match watch::spawn_with(&opts.root, wtx.clone(), backend) {
         Ok(w) => Some(w),
         Err(e) => {
+            // E.g. the inotify watch limit ran out: polling still works.
             let _ = tx.send(Msg::DirWarning(crate::sanitize::line(&format!(
-                "cannot watch {} ({e}); polling instead",
+                "cannot watch {} for changes ({e}); polling every second instead",
                 opts.root.display()
             ))));
-            watch::spawn(&opts.root, wtx.clone(), true).ok()
+            watch::spawn_with(&opts.root, wtx.clone(), poll).ok()
         }
     };
     drop(wtx);
     let reader_tx = tx.clone();
+    let rt = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("results-reader".into())
-        .spawn(move || reader_loop(store, wrx, reader_tx))?;
+        .spawn(move || reader_loop(store, wrx, reader_tx, rt))?;
     drop(tx);
 
     let mut state = State::new(opts.title, opts.goal, Utc::now());
@@ -67,23 +71,48 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
 }
 
 /// Blocking file I/O runs on its own thread: it reads what the watcher names
-/// and sends the iterations that changed.
+/// and sends the iterations that changed. A half-written file gets no further
+/// event when it stays broken, so the store says when to look again.
 fn reader_loop(
     mut store: Store,
     mut events: UnboundedReceiver<WatchEvent>,
     tx: UnboundedSender<Msg>,
+    rt: tokio::runtime::Handle,
 ) {
-    let first = store.refresh(None);
-    if tx
-        .send(Msg::Data {
-            changed: first.changed,
-            removed: first.removed,
-        })
-        .is_err()
-    {
-        return;
-    }
-    while let Some(ev) = events.blocking_recv() {
+    let mut root_error: Option<String> = None;
+    let mut changes = store.refresh(None);
+    loop {
+        if changes.root_error != root_error {
+            root_error = changes.root_error.clone();
+            if tx.send(Msg::RootError(root_error.clone())).is_err() {
+                return;
+            }
+        }
+        if !(changes.updated.is_empty() && changes.removed.is_empty())
+            && tx
+                .send(Msg::Data {
+                    changed: changes.updated,
+                    removed: changes.removed,
+                })
+                .is_err()
+        {
+            return;
+        }
+        let recheck = store.recheck_in();
+        let next = rt.block_on(async {
+            match recheck {
+                Some(d) => tokio::time::timeout(d, events.recv())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Some(WatchEvent {
+                            paths: Vec::new(),
+                            rescan: false,
+                        })
+                    }),
+                None => events.recv().await,
+            }
+        });
+        let Some(ev) = next else { return };
         // Coalesce a burst of events into one read.
         let mut rescan = ev.rescan;
         let mut paths = ev.paths;
@@ -91,23 +120,11 @@ fn reader_loop(
             rescan |= more.rescan;
             paths.extend(more.paths);
         }
-        let r = if rescan {
+        changes = if rescan {
             store.refresh(None)
         } else {
             store.refresh(Some(&paths))
         };
-        if r.changed.is_empty() && r.removed.is_empty() {
-            continue;
-        }
-        if tx
-            .send(Msg::Data {
-                changed: r.changed,
-                removed: r.removed,
-            })
-            .is_err()
-        {
-            return;
-        }
     }
 }
 

@@ -14,6 +14,9 @@ pub enum Msg {
         changed: Vec<IterationData>,
         removed: Vec<String>,
     },
+    /// The results directory itself cannot be read (deleted, permissions), or
+    /// can again (`None`).
+    RootError(Option<String>),
     /// Warnings that concern the whole directory (watcher trouble, unreadable root).
     DirWarning(String),
     /// Wall clock; only sent while something on screen shows elapsed time.

@@ -64,6 +64,7 @@ pub struct State {
     pub detail: Option<Detail>,
     pub help: bool,
     pub dir_warnings: Vec<String>,
+    pub root_error: Option<String>,
     pub size: (u16, u16),
     pub now: DateTime<Utc>,
     /// Offset used to show times; the terminal sets the local one, tests UTC.
@@ -93,6 +94,7 @@ impl State {
             detail: None,
             help: false,
             dir_warnings: Vec::new(),
+            root_error: None,
             size: (80, 24),
             now,
             tz: FixedOffset::east_opt(0).expect("zero offset"),
@@ -139,7 +141,8 @@ impl State {
     }
 
     pub fn all_warnings(&self) -> Vec<String> {
-        let mut out = self.dir_warnings.clone();
+        let mut out: Vec<String> = self.root_error.iter().cloned().collect();
+        out.extend(self.dir_warnings.iter().cloned());
         if let Some(it) = self.current() {
             out.extend(it.data.warnings.iter().cloned());
         }

@@ -22,6 +22,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             on_data(state, changed, removed);
             Vec::new()
         }
+        Msg::RootError(e) => {
+            state.root_error = e;
+            Vec::new()
+        }
         Msg::DirWarning(w) => {
             if !state.dir_warnings.contains(&w) {
                 state.dir_warnings.push(w);

@@ -116,7 +116,7 @@ impl Summary {
         }
         modules.sort_by(|a, b| (a.is_green(), &a.name).cmp(&(b.is_green(), &b.name)));
         // Stable: groups of equal size keep first-seen order.
-        groups.sort_by(|a, b| b.tests.len().cmp(&a.tests.len()));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.tests.len()));
         Summary {
             totals,
             modules,

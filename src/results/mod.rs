@@ -1,49 +1,374 @@
-//! TEMPORARY placeholder until the results branch lands.
-use std::path::PathBuf;
+//! The results directory: its layout, reading its files safely and
+//! incrementally, and assembling iterations.
+//!
+//! # Layout
+//!
+//! The root given to loopdeck is read in one of two ways:
+//!
+//! * **Loop** — the root has at least one *numbered subfolder*: a real
+//!   directory (not a symlink, not hidden) whose name contains a number, such
+//!   as `iter-001`, `2`, `run-3` or `2026-11-24_run3`. Each numbered subfolder
+//!   is one iteration. Iterations are ordered by the numbers in their names
+//!   compared as numbers (`iter-2` before `iter-10`; all digit groups in turn,
+//!   so date-like names sort by date), then by name. The iteration number
+//!   shown is the first number in the name. Files directly in the root and
+//!   subfolders without a number are not read.
+//! * **Single** — the root has no numbered subfolder: the root itself is one
+//!   iteration (`loopdeck watch some/junit/dir`). While it holds no file
+//!   loopdeck reads, there are no iterations at all.
+//!
+//! Inside an iteration folder loopdeck reads its files and the files of its
+//! direct subfolders (shards: `iter-001/shard-1/junit.xml`):
+//!
+//! * `iteration.json` and `deploy.json` (top level only): what the loop says
+//!   about the iteration and its deployment;
+//! * report files: names ending in `.xml`, `.json`, `.jsonl` or `.ndjson`,
+//!   recognised by content (JUnit XML, pytest report-log, go test -json, …);
+//!   several report files of one iteration are merged by test id;
+//! * nothing else: logs (`test.log`), loopdeck's own `runs.jsonl`, hidden
+//!   files (`.x.tmp` of atomic writes) and editor backups (`x~`) are ignored.
+//!
+//! # Safety
+//!
+//! Files are opened only if they are regular files inside the root, reached
+//! without passing a symlink (a symlink whose target is a regular file inside
+//! the root is followed; anything else is refused with a warning). FIFOs,
+//! sockets and devices are never opened for reading. Whole-document reports
+//! over [`DEFAULT_MAX_DOCUMENT_BYTES`] are not read (a warning names them);
+//! JSON-lines reports have no cap because only new bytes are read.
+//!
+//! # Being written
+//!
+//! Runners truncate a report, then write it. An empty or half-written file
+//! modified less than the settle time ago ([`DEFAULT_SETTLE`]) is *pending*:
+//! its last good parse is kept and no warning is raised. If it stays broken
+//! past the settle time, a warning names it and the reason;
+//! [`Store::recheck_in`] says when to refresh to notice that.
+
+mod formats;
+mod iteration;
+mod layout;
+mod safe;
+mod tail;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::model::{Deployment, IterationMeta, TestCase};
+pub use formats::{Formats, Ingest, LineFeed};
+pub use iteration::{FileStatus, IterationData};
+pub use layout::{Layout, REPORT_EXTENSIONS, digit_runs, iteration_number};
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FileStatus {
-    pub name: String,
-    pub format: String,
-    pub tests: usize,
-    pub complete: bool,
-    pub error: Option<String>,
-    pub bytes: u64,
-}
+use iteration::IterState;
+use tail::Ctx;
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct IterationData {
-    pub key: String,
-    pub number: u64,
-    pub path: PathBuf,
-    pub meta: Option<IterationMeta>,
-    pub deploy: Option<Deployment>,
-    pub tests: Vec<TestCase>,
-    pub files: Vec<FileStatus>,
-    pub warnings: Vec<String>,
-    pub running: bool,
-    pub expected_total: Option<usize>,
-    pub run_errors: Vec<String>,
-}
+/// Whole-document reports larger than this are not read.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
+/// How long an empty or half-written file is considered "being written".
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(5);
 
-/// STUB
-pub struct Store;
-pub struct Refresh {
-    pub changed: Vec<IterationData>,
+/// What a [`Store::refresh`] found. Apply `removed` before `updated` (a key
+/// can be in both when the layout changed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Changes {
+    pub layout: Layout,
+    /// Iterations whose data changed (or appeared), in iteration order.
+    pub updated: Vec<IterationData>,
+    /// Keys of iterations that no longer exist.
     pub removed: Vec<String>,
+    /// The root itself cannot be read (deleted, permissions); all its
+    /// iterations are then in `removed`.
+    pub root_error: Option<String>,
 }
-impl Store {
-    pub fn open(_root: &std::path::Path) -> std::io::Result<Store> {
-        Ok(Store)
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.updated.is_empty() && self.removed.is_empty() && self.root_error.is_none()
     }
-    pub fn refresh(&mut self, _changed: Option<&[PathBuf]>) -> Refresh {
-        Refresh {
-            changed: vec![],
-            removed: vec![],
+}
+
+/// The results directory as last read, with per-file incremental state.
+pub struct Store {
+    /// Canonical root.
+    root: PathBuf,
+    /// The root as given (watch events may use this spelling).
+    given_root: PathBuf,
+    formats: Arc<dyn Formats>,
+    layout: Layout,
+    iters: Vec<IterState>,
+    root_error: Option<String>,
+    max_document_bytes: u64,
+    settle: Duration,
+    bytes_read: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.root)
+            .field("layout", &self.layout)
+            .field("iterations", &self.iters.len())
+            .field("bytes_read", &self.bytes_read)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a results directory with the real report parsers. Reads nothing
+    /// yet: call [`Store::refresh`]`(None)`. Fails if `root` is not a
+    /// readable directory.
+    pub fn open(root: &Path) -> io::Result<Store> {
+        Store::open_with(root, Arc::new(Ingest))
+    }
+
+    /// Like [`Store::open`], with other report parsers (tests).
+    pub fn open_with(root: &Path, formats: Arc<dyn Formats>) -> io::Result<Store> {
+        let canonical = std::fs::canonicalize(root)?;
+        if !std::fs::metadata(&canonical)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", root.display()),
+            ));
         }
+        std::fs::read_dir(&canonical)?;
+        Ok(Store {
+            root: canonical,
+            given_root: root.to_path_buf(),
+            formats,
+            layout: Layout::Single,
+            iters: Vec::new(),
+            root_error: None,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
+            settle: DEFAULT_SETTLE,
+            bytes_read: 0,
+        })
+    }
+
+    /// Reads a results directory once (for `loopdeck status`).
+    pub fn read_all(root: &Path) -> io::Result<(Layout, Vec<IterationData>)> {
+        let mut store = Store::open(root)?;
+        store.scan(None);
+        if let Some(e) = &store.root_error {
+            return Err(io::Error::other(e.clone()));
+        }
+        Ok((store.layout, store.iterations()))
+    }
+
+    /// Sets the size limit for whole-document reports.
+    pub fn set_max_document_bytes(&mut self, bytes: u64) {
+        self.max_document_bytes = bytes;
+    }
+
+    /// Sets how long an empty or half-written file counts as being written.
+    pub fn set_settle(&mut self, settle: Duration) {
+        self.settle = settle;
+    }
+
+    /// The canonical root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Bytes of file content read so far (reports, `iteration.json`,
+    /// `deploy.json`); the 64-byte check that a tailed file was not rewritten
+    /// is not counted.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// All iterations as currently known, in order.
+    pub fn iterations(&self) -> Vec<IterationData> {
+        let now = SystemTime::now();
+        let (root, formats, settle) = (&self.root, &*self.formats, self.settle);
+        self.iters
+            .iter()
+            .filter(|it| it.shown)
+            .map(|it| it.build(root, formats, now, settle))
+            .collect()
+    }
+
+    /// When a pending (being written) file will turn into a warning if it
+    /// does not change: refresh (with `Some(&[])`) after this long.
+    pub fn recheck_in(&self) -> Option<Duration> {
+        let now = SystemTime::now();
+        self.iters
+            .iter()
+            .filter_map(|it| it.settle_deadline(self.settle))
+            .min()
+            .map(|t| t.duration_since(now).unwrap_or(Duration::ZERO))
+    }
+
+    /// Reads what changed. `None`: rescan everything (at start, or when the
+    /// watcher lost events). `Some(paths)`: the paths a watcher reported;
+    /// only the iterations they fall in are looked at (their folders are
+    /// re-listed and files re-read when their size, inode or mtime changed,
+    /// or when named in `paths`). Iterations with pending files are always
+    /// re-checked, so `Some(&[])` just re-checks those.
+    pub fn refresh(&mut self, changed: Option<&[PathBuf]>) -> Changes {
+        let (dirty, removed) = self.scan(changed);
+        let now = SystemTime::now();
+        let (root, formats, settle) = (&self.root, &*self.formats, self.settle);
+        let updated = self
+            .iters
+            .iter_mut()
+            .filter(|it| dirty.contains(&it.name))
+            .map(|it| {
+                it.mark_shown(now, settle);
+                it.build(root, formats, now, settle)
+            })
+            .collect();
+        Changes {
+            layout: self.layout,
+            updated,
+            removed,
+            root_error: self.root_error.clone(),
+        }
+    }
+
+    /// Path relative to the root, if inside it.
+    fn relative<'p>(&self, path: &'p Path) -> Option<&'p Path> {
+        path.strip_prefix(&self.root)
+            .or_else(|_| path.strip_prefix(&self.given_root))
+            .ok()
+    }
+
+    /// Updates the state; returns the names of iterations that changed and
+    /// the keys of those removed.
+    fn scan(&mut self, changed: Option<&[PathBuf]>) -> (HashSet<OsString>, Vec<String>) {
+        let mut relist = changed.is_none();
+        // Iteration folder name -> paths inside it named by the watcher.
+        let mut touched: HashMap<OsString, HashSet<PathBuf>> = HashMap::new();
+        for path in changed.unwrap_or(&[]) {
+            let Some(rel) = self.relative(path) else {
+                relist = true;
+                continue;
+            };
+            let comps: Vec<_> = rel
+                .components()
+                .filter(|c| !matches!(c, Component::CurDir))
+                .collect();
+            if comps.len() <= 1 {
+                relist = true;
+            }
+            match self.layout {
+                Layout::Loop => {
+                    if let Some(Component::Normal(first)) = comps.first() {
+                        if !self.iters.iter().any(|it| it.name == *first) {
+                            relist = true;
+                        }
+                        let inside: PathBuf = comps[1..].iter().collect();
+                        touched
+                            .entry(first.to_os_string())
+                            .or_default()
+                            .insert(inside);
+                    }
+                }
+                Layout::Single => {
+                    let inside: PathBuf = comps.iter().collect();
+                    touched.entry(OsString::new()).or_default().insert(inside);
+                }
+            }
+        }
+
+        let mut removed = Vec::new();
+        let mut dirty: HashSet<OsString> = HashSet::new();
+        if relist {
+            match layout::list_root(&self.root) {
+                Ok(listing) => {
+                    self.root_error = None;
+                    let wanted: Vec<(OsString, String, u64)> = match listing.layout {
+                        Layout::Loop => listing
+                            .iterations
+                            .into_iter()
+                            .map(|d| (d.name, d.key, d.number))
+                            .collect(),
+                        Layout::Single => {
+                            let name = self
+                                .root
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_else(|| "/".to_string());
+                            let number = iteration_number(&name).unwrap_or(1);
+                            vec![(OsString::new(), name, number)]
+                        }
+                    };
+                    if listing.layout != self.layout {
+                        removed.extend(self.iters.drain(..).filter(|it| it.shown).map(|it| it.key));
+                        self.layout = listing.layout;
+                    }
+                    let mut old: HashMap<OsString, IterState> = self
+                        .iters
+                        .drain(..)
+                        .map(|it| (it.name.clone(), it))
+                        .collect();
+                    for (name, key, number) in wanted {
+                        let it = old.remove(&name).unwrap_or_else(|| {
+                            dirty.insert(name.clone());
+                            let mut it = IterState::new(name.clone(), key, number);
+                            it.shown = listing.layout == Layout::Loop;
+                            it
+                        });
+                        if changed.is_none() {
+                            dirty.insert(name);
+                        }
+                        self.iters.push(it);
+                    }
+                    removed.extend(old.into_values().filter(|it| it.shown).map(|it| it.key));
+                }
+                Err(e) => {
+                    let msg = format!("cannot read {}: {e}", self.root.display());
+                    self.root_error = Some(crate::sanitize::line(&msg));
+                    removed.extend(self.iters.drain(..).filter(|it| it.shown).map(|it| it.key));
+                    return (HashSet::new(), removed);
+                }
+            }
+        }
+
+        let now = SystemTime::now();
+        let mut ctx = Ctx {
+            formats: &*self.formats,
+            max_document_bytes: self.max_document_bytes,
+            bytes_read: &mut self.bytes_read,
+        };
+        let no_paths = HashSet::new();
+        let settle = self.settle;
+        for it in &mut self.iters {
+            let forced = touched.get(&it.name);
+            let look = changed.is_none()
+                || dirty.contains(&it.name)
+                || forced.is_some()
+                || it.has_transient();
+            if !look {
+                continue;
+            }
+            let forced = forced.unwrap_or(&no_paths);
+            if it.refresh(&self.root, &mut ctx, forced, now, settle) {
+                dirty.insert(it.name.clone());
+            }
+        }
+
+        // The single layout shows no iteration while the root holds nothing.
+        if self.layout == Layout::Single
+            && let Some(it) = self.iters.first_mut()
+        {
+            let visible = !it.is_empty();
+            if it.shown && !visible {
+                removed.push(it.key.clone());
+            }
+            if !visible {
+                dirty.remove(&it.name);
+            }
+            it.shown = visible;
+        }
+        (dirty, removed)
     }
 }

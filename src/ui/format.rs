@@ -5,11 +5,7 @@ use unicode_width::UnicodeWidthChar;
 
 /// `▕███░░░░░▏` of `width` cells for `done` of `total`.
 pub fn bar(done: usize, total: usize, width: usize, ascii: bool) -> String {
-    let filled = if total == 0 {
-        0
-    } else {
-        (done.min(total) * width) / total
-    };
+    let filled = (done.min(total) * width).checked_div(total).unwrap_or(0);
     let (l, r, f, e) = if ascii {
         ("[", "]", "#", ".")
     } else {
@@ -19,11 +15,7 @@ pub fn bar(done: usize, total: usize, width: usize, ascii: bool) -> String {
 }
 
 pub fn percent(done: usize, total: usize) -> usize {
-    if total == 0 {
-        0
-    } else {
-        done.min(total) * 100 / total
-    }
+    (done.min(total) * 100).checked_div(total).unwrap_or(0)
 }
 
 /// `m:ss` or `h:mm:ss`.

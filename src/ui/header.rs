@@ -173,9 +173,13 @@ pub fn times(
     Option<chrono::DateTime<chrono::Utc>>,
     Option<chrono::DateTime<chrono::Utc>>,
 ) {
+    // iteration.json says best; else the files' own times.
     let meta = it.data.meta.as_ref();
-    (
-        parse_time(meta.and_then(|m| m.started.as_deref())),
-        parse_time(meta.and_then(|m| m.finished.as_deref())),
-    )
+    let started = parse_time(meta.and_then(|m| m.started.as_deref())).or(it.data.started);
+    let finished = parse_time(meta.and_then(|m| m.finished.as_deref())).or(if it.data.running {
+        None
+    } else {
+        it.data.modified
+    });
+    (started, finished)
 }

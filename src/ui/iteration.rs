@@ -71,12 +71,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     }
     for f in &it.data.files {
         let status = match &f.error {
+            Some(e) if f.pending => format!(" · being written ({e})"),
             Some(e) => format!(" · {e}"),
             None if !f.complete => " · still being written".to_string(),
             None => String::new(),
         };
+        let format = f.format.as_deref().unwrap_or("not a report");
         lines.push(Line::styled(
-            format!("file {} ({}, {} tests){status}", f.name, f.format, f.tests),
+            format!("file {} ({format}, {} tests){status}", f.name, f.tests),
             theme.dim(),
         ));
     }

@@ -1,0 +1,54 @@
+//! The seam between the results layer and the report parsers.
+//!
+//! [`Store::open`](super::Store::open) uses [`Ingest`], i.e. [`crate::ingest`].
+//! Anything else implementing [`Formats`] can be plugged in with
+//! [`Store::open_with`](super::Store::open_with): tests of the directory,
+//! tailing and safety logic use a tiny fake format so they do not depend on
+//! the real parsers.
+
+use crate::ingest::{self, IngestError, Shape};
+use crate::model::{Report, TestCase};
+
+/// Incremental reader for a JSON-lines report: see [`ingest::LineReader`].
+pub trait LineFeed: Send {
+    /// Appended bytes; only complete lines are consumed.
+    fn feed(&mut self, chunk: &[u8]);
+    /// Everything read so far.
+    fn report(&self) -> Report;
+}
+
+/// Report parsing as the store needs it: see the functions of [`crate::ingest`].
+pub trait Formats: Send + Sync {
+    fn sniff(&self, head: &[u8]) -> Option<Shape>;
+    fn parse(&self, bytes: &[u8]) -> Result<Report, IngestError>;
+    fn line_reader(&self) -> Box<dyn LineFeed>;
+    fn merge(&self, reports: &[&Report]) -> Vec<TestCase>;
+}
+
+impl LineFeed for ingest::LineReader {
+    fn feed(&mut self, chunk: &[u8]) {
+        ingest::LineReader::feed(self, chunk)
+    }
+    fn report(&self) -> Report {
+        ingest::LineReader::report(self)
+    }
+}
+
+/// The real parsers of [`crate::ingest`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ingest;
+
+impl Formats for Ingest {
+    fn sniff(&self, head: &[u8]) -> Option<Shape> {
+        ingest::sniff(head)
+    }
+    fn parse(&self, bytes: &[u8]) -> Result<Report, IngestError> {
+        ingest::parse(bytes)
+    }
+    fn line_reader(&self) -> Box<dyn LineFeed> {
+        Box::new(ingest::LineReader::new())
+    }
+    fn merge(&self, reports: &[&Report]) -> Vec<TestCase> {
+        ingest::merge(reports)
+    }
+}

@@ -1,0 +1,407 @@
+//! One iteration folder: its files' states, and assembling them into the
+//! plain [`IterationData`] handed to the app.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::formats::Formats;
+use super::layout::{self, FileRole};
+use super::safe::{self, Refusal};
+use super::tail::{Ctx, MetaFile, Problem, ReportFile};
+use crate::ingest::Shape;
+use crate::model::{Deployment, IterationMeta, TestCase};
+use crate::sanitize;
+
+/// Everything loopdeck knows about one iteration. Plain data: tests are
+/// merged over the iteration's report files and sanitised; problems are
+/// collected in `warnings`, each naming its file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IterationData {
+    /// Folder name (sanitised) relative to the root; in the single layout,
+    /// the root folder's own name. Unique within a store.
+    pub key: String,
+    /// First number in the folder name (1 when the name has none).
+    pub number: u64,
+    /// Folder of the iteration.
+    pub path: PathBuf,
+    pub meta: Option<IterationMeta>,
+    pub deploy: Option<Deployment>,
+    /// Tests of all report files, merged by test id.
+    pub tests: Vec<TestCase>,
+    /// Report files, by name.
+    pub files: Vec<FileStatus>,
+    /// `"iter-002/junit.xml: truncated: root element not closed"`: problems
+    /// that did not stop the rest from being read.
+    pub warnings: Vec<String>,
+    /// A streaming report has not seen its end yet.
+    pub running: bool,
+    /// Tests the runner announced (largest announcement of any file).
+    pub expected_total: Option<usize>,
+    /// Errors outside any test, from all files.
+    pub run_errors: Vec<String>,
+    /// `iteration.json`'s `started`, else the folder's creation time, else
+    /// the oldest modification time of its files.
+    pub started: Option<DateTime<Utc>>,
+    /// Newest modification time of the files read.
+    pub modified: Option<DateTime<Utc>>,
+}
+
+/// One report file of an iteration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileStatus {
+    /// Path relative to the iteration folder (sanitised).
+    pub name: String,
+    /// Detected format ("JUnit XML"), when the file was read as a report.
+    pub format: Option<String>,
+    /// Tests in the last good parse.
+    pub tests: usize,
+    /// The report says it is complete (a stream saw its end).
+    pub complete: bool,
+    /// Being written: empty or half-written just now; the last good parse
+    /// (if any) is shown meanwhile and no warning is raised yet.
+    pub pending: bool,
+    /// What is wrong with the file, if anything (also when pending).
+    pub error: Option<String>,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// State of one iteration folder inside a [`super::Store`].
+pub(crate) struct IterState {
+    /// Folder name under the root; empty for the single layout.
+    pub name: OsString,
+    pub key: String,
+    pub number: u64,
+    pub reports: BTreeMap<PathBuf, ReportFile>,
+    pub meta: Option<MetaFile<IterationMeta>>,
+    pub deploy: Option<MetaFile<Deployment>>,
+    pub created: Option<SystemTime>,
+    pub listing_error: Option<String>,
+    /// Part of the view (always in the loop layout; in the single layout
+    /// only while the root holds a file loopdeck reads).
+    pub shown: bool,
+    /// Pending flags as of the last view returned by a refresh.
+    shown_pending: Vec<bool>,
+}
+
+impl IterState {
+    pub fn new(name: OsString, key: String, number: u64) -> IterState {
+        IterState {
+            name,
+            key,
+            number,
+            reports: BTreeMap::new(),
+            meta: None,
+            deploy: None,
+            created: None,
+            listing_error: None,
+            shown: true,
+            shown_pending: Vec::new(),
+        }
+    }
+
+    /// Whether the folder holds anything loopdeck reads.
+    pub fn is_empty(&self) -> bool {
+        self.reports.is_empty() && self.meta.is_none() && self.deploy.is_none()
+    }
+
+    /// Has a problem that may still turn from pending into a warning.
+    pub fn has_transient(&self) -> bool {
+        let t = |p: &Option<Problem>| p.as_ref().is_some_and(|p| p.transient);
+        self.reports.values().any(|f| t(&f.problem))
+            || self.meta.as_ref().is_some_and(|m| t(&m.problem))
+            || self.deploy.as_ref().is_some_and(|m| t(&m.problem))
+    }
+
+    /// Earliest time at which a pending file turns into a warning.
+    pub fn settle_deadline(&self, settle: Duration) -> Option<SystemTime> {
+        let mut out: Option<SystemTime> = None;
+        let mut consider = |p: &Option<Problem>, stat: &Option<safe::Stat>| {
+            if p.as_ref().is_some_and(|p| p.transient)
+                && let Some(s) = stat
+            {
+                let t = s.mtime() + settle;
+                out = Some(out.map_or(t, |o| o.min(t)));
+            }
+        };
+        for f in self.reports.values() {
+            consider(&f.problem, &f.stat);
+        }
+        if let Some(m) = &self.meta {
+            consider(&m.problem, &m.stat);
+        }
+        if let Some(m) = &self.deploy {
+            consider(&m.problem, &m.stat);
+        }
+        out
+    }
+
+    /// The folder itself.
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        if self.name.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(&self.name)
+        }
+    }
+
+    /// Path of the folder relative to the root.
+    pub fn rel_dir(&self) -> &Path {
+        Path::new(&self.name)
+    }
+
+    /// Re-lists the folder and re-reads files whose size, inode or mtime
+    /// changed, plus those named in `forced` (relative to the folder).
+    /// Returns whether anything visible changed.
+    pub fn refresh(
+        &mut self,
+        root: &Path,
+        ctx: &mut Ctx<'_>,
+        forced: &HashSet<PathBuf>,
+        now: SystemTime,
+        settle: Duration,
+    ) -> bool {
+        let dir = self.dir(root);
+        let mut changed = false;
+        let entries = match layout::list_iteration(&dir) {
+            Ok(e) => {
+                changed |= self.listing_error.take().is_some();
+                e
+            }
+            Err(e) => {
+                let msg = Some(format!("cannot list folder: {e}"));
+                changed |= self.listing_error != msg;
+                self.listing_error = msg;
+                Vec::new()
+            }
+        };
+        if self.created.is_none() {
+            self.created = std::fs::metadata(&dir).and_then(|m| m.created()).ok();
+        }
+        let mut seen_reports = HashSet::new();
+        let mut seen_meta = false;
+        let mut seen_deploy = false;
+        for entry in entries {
+            let top_level = entry.rel.components().count() == 1;
+            let rel_root = self.rel_dir().join(&entry.rel);
+            let force = forced.contains(&entry.rel);
+            let opened = || open_entry(root, &rel_root, &entry);
+            match entry.role {
+                FileRole::Meta if top_level => {
+                    seen_meta = true;
+                    let m = self.meta.get_or_insert_with(|| {
+                        changed = true;
+                        MetaFile::default()
+                    });
+                    changed |= m.update(ctx.bytes_read, opened(), force);
+                }
+                FileRole::Deploy if top_level => {
+                    seen_deploy = true;
+                    let m = self.deploy.get_or_insert_with(|| {
+                        changed = true;
+                        MetaFile::default()
+                    });
+                    changed |= m.update(ctx.bytes_read, opened(), force);
+                }
+                FileRole::Report => {
+                    let f = self.reports.entry(entry.rel.clone()).or_insert_with(|| {
+                        changed = true;
+                        ReportFile::default()
+                    });
+                    changed |= f.update(ctx, opened(), force);
+                    seen_reports.insert(entry.rel);
+                }
+                _ => {}
+            }
+        }
+        let before = self.reports.len();
+        self.reports.retain(|rel, _| seen_reports.contains(rel));
+        changed |= before != self.reports.len();
+        if !seen_meta && self.meta.take().is_some() {
+            changed = true;
+        }
+        if !seen_deploy && self.deploy.take().is_some() {
+            changed = true;
+        }
+        // A pending file whose settle time passed becomes a warning.
+        changed |= self.shown_pending != self.pending_set(now, settle);
+        changed
+    }
+
+    /// Which files are pending now: reports in name order, then
+    /// `iteration.json`, then `deploy.json`.
+    fn pending_set(&self, now: SystemTime, settle: Duration) -> Vec<bool> {
+        let mut out: Vec<bool> = self
+            .reports
+            .values()
+            .map(|f| f.pending(now, settle))
+            .collect();
+        out.push(self.meta.as_ref().is_some_and(|m| m.pending(now, settle)));
+        out.push(self.deploy.as_ref().is_some_and(|m| m.pending(now, settle)));
+        out
+    }
+
+    /// Remembers what the view returned by the last refresh showed as pending.
+    pub fn mark_shown(&mut self, now: SystemTime, settle: Duration) {
+        self.shown_pending = self.pending_set(now, settle);
+    }
+
+    /// Assembles the plain view of this iteration.
+    pub fn build(
+        &self,
+        root: &Path,
+        formats: &dyn Formats,
+        now: SystemTime,
+        settle: Duration,
+    ) -> IterationData {
+        let prefix =
+            |rel: &Path| -> String { sanitize::line(&self.rel_dir().join(rel).to_string_lossy()) };
+        let mut warnings = Vec::new();
+        if let Some(e) = &self.listing_error {
+            warnings.push(format!("{}: {e}", sanitize::line(&self.key)));
+        }
+        let mut files = Vec::new();
+        let mut run_errors = Vec::new();
+        let mut expected_total: Option<usize> = None;
+        let mut running = false;
+        let mut mtimes = Vec::new();
+        let mut reports = Vec::new();
+        for (rel, f) in &self.reports {
+            let pending = f.pending(now, settle);
+            let name = prefix(rel);
+            if let Some(p) = &f.problem
+                && !pending
+            {
+                warnings.push(format!("{name}: {}", sanitize::line(&p.text)));
+            }
+            if let Some(s) = &f.stat {
+                mtimes.push(s.mtime());
+            }
+            let report = f.report.as_ref();
+            if let Some(r) = report {
+                warnings.extend(r.warnings.iter().map(|w| format!("{name}: {w}")));
+                run_errors.extend(r.run_errors.iter().cloned());
+                if let Some(n) = r.expected_total {
+                    expected_total = Some(expected_total.map_or(n, |e| e.max(n)));
+                }
+                running |= f.shape == Some(Shape::Lines) && !r.complete;
+                reports.push(r);
+            }
+            files.push(FileStatus {
+                name: sanitize::line(&rel.to_string_lossy()),
+                format: report.map(|r| r.format.to_string()),
+                tests: report.map_or(0, |r| r.tests.len()),
+                complete: report.is_some_and(|r| r.complete),
+                pending,
+                error: f.problem.as_ref().map(|p| sanitize::line(&p.text)),
+                bytes: f.stat.map_or(0, |s| s.len),
+            });
+        }
+        let tests = match reports.len() {
+            0 => Vec::new(),
+            _ => formats.merge(&reports),
+        };
+        let mut meta_warning = |name: &str, problem: &Option<Problem>, pending: bool| {
+            if let Some(p) = problem
+                && !pending
+            {
+                warnings.push(format!(
+                    "{}: {}",
+                    prefix(Path::new(name)),
+                    sanitize::line(&p.text)
+                ));
+            }
+        };
+        let meta = self.meta.as_ref().map(|m| {
+            meta_warning("iteration.json", &m.problem, m.pending(now, settle));
+            if let Some(s) = &m.stat {
+                mtimes.push(s.mtime());
+            }
+            m.value.clone()
+        });
+        let deploy = self.deploy.as_ref().map(|m| {
+            meta_warning("deploy.json", &m.problem, m.pending(now, settle));
+            if let Some(s) = &m.stat {
+                mtimes.push(s.mtime());
+            }
+            m.value.clone()
+        });
+        let meta = meta.flatten().map(clean_meta);
+        let deploy = deploy.flatten().map(clean_deploy);
+        let started = meta
+            .as_ref()
+            .and_then(|m| m.started.as_deref())
+            .and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok())
+            .map(|d| d.with_timezone(&Utc))
+            .or_else(|| self.created.map(DateTime::<Utc>::from))
+            .or_else(|| mtimes.iter().min().copied().map(DateTime::<Utc>::from));
+        IterationData {
+            key: sanitize::line(&self.key),
+            number: self.number,
+            path: self.dir(root),
+            meta,
+            deploy,
+            tests,
+            files,
+            warnings,
+            running,
+            expected_total,
+            run_errors,
+            started,
+            modified: mtimes.iter().max().copied().map(DateTime::<Utc>::from),
+        }
+    }
+}
+
+fn clean_opt(s: &mut Option<String>, multiline: bool) {
+    if let Some(v) = s {
+        *v = if multiline {
+            sanitize::text(v)
+        } else {
+            sanitize::line(v)
+        };
+    }
+}
+
+fn clean_meta(mut m: IterationMeta) -> IterationMeta {
+    clean_opt(&mut m.issue, false);
+    clean_opt(&mut m.root_cause, true);
+    clean_opt(&mut m.fix, true);
+    clean_opt(&mut m.notes, true);
+    clean_opt(&mut m.started, false);
+    clean_opt(&mut m.finished, false);
+    m
+}
+
+fn clean_deploy(mut d: Deployment) -> Deployment {
+    clean_opt(&mut d.service, false);
+    clean_opt(&mut d.revision, false);
+    clean_opt(&mut d.started, false);
+    clean_opt(&mut d.finished, false);
+    clean_opt(&mut d.message, true);
+    d
+}
+
+/// Opens an entry of an iteration folder safely. Symlinks are followed only
+/// when they resolve to a regular file inside the root; FIFOs, sockets and
+/// devices are refused without being opened.
+fn open_entry(
+    root: &Path,
+    rel_root: &Path,
+    entry: &layout::Entry,
+) -> Result<(std::fs::File, safe::Stat), Refusal> {
+    if let Some(kind) = entry.special {
+        return Err(Refusal::NotRegular(kind));
+    }
+    if entry.symlink {
+        let target = std::fs::canonicalize(root.join(rel_root)).map_err(|_| Refusal::Outside)?;
+        let inside = target.strip_prefix(root).map_err(|_| Refusal::Outside)?;
+        return safe::open_inside(root, inside);
+    }
+    safe::open_inside(root, rel_root)
+}

@@ -1,0 +1,388 @@
+//! Per-file incremental state: a whole document re-parsed when it changes
+//! (keeping the last good parse while the runner rewrites it), or a JSON-lines
+//! report tailed from its last offset.
+
+use std::fs::File;
+use std::time::{Duration, SystemTime};
+
+use serde::de::DeserializeOwned;
+
+use super::formats::{Formats, LineFeed};
+use super::safe::{self, Refusal, Stat};
+use crate::ingest::{IngestError, Shape};
+use crate::model::Report;
+use crate::sanitize;
+
+/// Bytes looked at to recognise a report's format.
+const HEAD_BYTES: usize = 8 * 1024;
+/// Bytes before the tail offset kept to notice a file rewritten in place
+/// (truncated, then written past our old offset between two reads).
+const WINDOW: usize = 64;
+/// Chunk size when tailing.
+const CHUNK: usize = 1024 * 1024;
+/// Cap for `iteration.json` / `deploy.json`.
+pub(crate) const MAX_META_BYTES: u64 = 1024 * 1024;
+
+/// Settings and counters shared by all files of a store.
+pub(crate) struct Ctx<'a> {
+    pub formats: &'a dyn Formats,
+    pub max_document_bytes: u64,
+    pub bytes_read: &'a mut u64,
+}
+
+/// Something wrong with a file. `transient` problems (empty or half-written
+/// files) are normal while a runner writes: they are shown as pending, and
+/// become warnings only once the file has not changed for the settle time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub text: String,
+    pub transient: bool,
+}
+
+impl Problem {
+    fn lasting(text: impl Into<String>) -> Problem {
+        Problem {
+            text: text.into(),
+            transient: false,
+        }
+    }
+    fn transient(text: impl Into<String>) -> Problem {
+        Problem {
+            text: text.into(),
+            transient: true,
+        }
+    }
+}
+
+/// A transient problem is still pending (not yet a warning) when the file
+/// was modified less than `settle` ago.
+pub(crate) fn is_fresh(stat: Option<&Stat>, now: SystemTime, settle: Duration) -> bool {
+    stat.is_some_and(|s| s.mtime() + settle > now)
+}
+
+struct LineTail {
+    reader: Box<dyn LineFeed>,
+    /// Device and inode of the file being tailed: another file renamed over
+    /// it starts the tail again.
+    ident: (u64, u64),
+    offset: u64,
+    window: Vec<u8>,
+}
+
+impl LineTail {
+    fn feed(&mut self, chunk: &[u8]) {
+        self.reader.feed(chunk);
+        self.offset += chunk.len() as u64;
+        if chunk.len() >= WINDOW {
+            self.window.clear();
+            self.window
+                .extend_from_slice(&chunk[chunk.len() - WINDOW..]);
+        } else {
+            self.window.extend_from_slice(chunk);
+            let excess = self.window.len().saturating_sub(WINDOW);
+            self.window.drain(..excess);
+        }
+    }
+}
+
+/// State of one report file.
+#[derive(Default)]
+pub(crate) struct ReportFile {
+    pub stat: Option<Stat>,
+    pub shape: Option<Shape>,
+    /// Last good parse, already sanitised.
+    pub report: Option<Report>,
+    lines: Option<LineTail>,
+    pub problem: Option<Problem>,
+}
+
+impl ReportFile {
+    /// Re-reads the file if it changed (or `force`). `opened` is the result of
+    /// opening it safely. Returns whether anything visible changed.
+    pub fn update(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        opened: Result<(File, Stat), Refusal>,
+        force: bool,
+    ) -> bool {
+        let (file, stat) = match opened {
+            Ok(x) => x,
+            Err(refusal) => {
+                let problem = Some(Problem::lasting(refusal.to_string()));
+                let changed = self.problem != problem || self.report.is_some();
+                *self = ReportFile {
+                    problem,
+                    ..ReportFile::default()
+                };
+                return changed;
+            }
+        };
+        let unchanged = self.stat == Some(stat);
+        if unchanged && !force {
+            return false;
+        }
+        self.stat = Some(stat);
+        let before = (self.problem.clone(), self.shape);
+        let result = self.read(ctx, &file, &stat);
+        if let Err(e) = result {
+            self.problem = Some(Problem::lasting(format!("read error: {e}")));
+        }
+        // New bytes usually mean new tests; a re-read with identical outcome
+        // after a forced read is still reported (cheap, and rare).
+        !unchanged || before != (self.problem.clone(), self.shape)
+    }
+
+    fn read(&mut self, ctx: &mut Ctx<'_>, file: &File, stat: &Stat) -> std::io::Result<()> {
+        if let Some(tail) = &self.lines
+            && self.shape == Some(Shape::Lines)
+            && Self::continues(tail, file, stat)?
+        {
+            return self.tail(ctx, file);
+        }
+        // First read, or the file was replaced / truncated / rewritten.
+        if self.lines.take().is_some() {
+            // A new run's report: the old run's tests are not its last good parse.
+            self.report = None;
+        }
+        let head = safe::read_at(file, 0, HEAD_BYTES.min(stat.len as usize))?;
+        *ctx.bytes_read += head.len() as u64;
+        match ctx.formats.sniff(&head) {
+            Some(Shape::Lines) => {
+                self.shape = Some(Shape::Lines);
+                let mut tail = LineTail {
+                    reader: ctx.formats.line_reader(),
+                    ident: (stat.dev, stat.ino),
+                    offset: 0,
+                    window: Vec::new(),
+                };
+                tail.feed(&head);
+                self.lines = Some(tail);
+                self.tail(ctx, file)
+            }
+            Some(Shape::Document) => {
+                self.shape = Some(Shape::Document);
+                self.read_document(ctx, file, stat, head)
+            }
+            None => {
+                self.shape = None;
+                self.problem = Some(unrecognized(&head));
+                if !self.problem.as_ref().is_some_and(|p| p.transient) {
+                    self.report = None;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a tailed file is still the same, only longer (or as long).
+    fn continues(tail: &LineTail, file: &File, stat: &Stat) -> std::io::Result<bool> {
+        if tail.ident != (stat.dev, stat.ino) || stat.len < tail.offset {
+            return Ok(false);
+        }
+        let w = tail.window.len() as u64;
+        let seen = safe::read_at(file, tail.offset - w, w as usize)?;
+        Ok(seen == tail.window)
+    }
+
+    fn tail(&mut self, ctx: &mut Ctx<'_>, file: &File) -> std::io::Result<()> {
+        let tail = self.lines.as_mut().expect("tail state");
+        let mut fed_any = false;
+        loop {
+            let chunk = safe::read_at(file, tail.offset, CHUNK)?;
+            if chunk.is_empty() {
+                break;
+            }
+            *ctx.bytes_read += chunk.len() as u64;
+            tail.feed(&chunk);
+            fed_any = true;
+            if chunk.len() < CHUNK {
+                break;
+            }
+        }
+        if fed_any || self.report.is_none() {
+            self.report = Some(clean(tail.reader.report()));
+        }
+        self.problem = None;
+        Ok(())
+    }
+
+    fn read_document(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        file: &File,
+        stat: &Stat,
+        head: Vec<u8>,
+    ) -> std::io::Result<()> {
+        let cap = ctx.max_document_bytes;
+        if stat.len > cap {
+            self.report = None;
+            self.problem = Some(too_large(stat.len, cap));
+            return Ok(());
+        }
+        let mut data = head;
+        data.reserve_exact((stat.len as usize).saturating_sub(data.len()) + 1);
+        let n = safe::read_rest(
+            file,
+            data.len() as u64,
+            cap + 1 - data.len() as u64,
+            &mut data,
+        )?;
+        *ctx.bytes_read += n;
+        if data.len() as u64 > cap {
+            self.report = None;
+            self.problem = Some(too_large(data.len() as u64, cap));
+            return Ok(());
+        }
+        match ctx.formats.parse(&data) {
+            Ok(report) => {
+                drop(data);
+                self.report = Some(clean(report));
+                self.problem = None;
+            }
+            Err(e @ (IngestError::Empty | IngestError::Truncated(_))) => {
+                self.problem = Some(Problem::transient(e.to_string()));
+            }
+            Err(e) => self.problem = Some(Problem::lasting(e.to_string())),
+        }
+        Ok(())
+    }
+
+    /// Whether the view shows this file as being written.
+    pub fn pending(&self, now: SystemTime, settle: Duration) -> bool {
+        self.problem.as_ref().is_some_and(|p| p.transient)
+            && is_fresh(self.stat.as_ref(), now, settle)
+    }
+}
+
+fn too_large(len: u64, cap: u64) -> Problem {
+    const MB: u64 = 1024 * 1024;
+    Problem::lasting(format!(
+        "{} MB, over the {} MB limit for whole-document reports; not read",
+        len.div_ceil(MB),
+        cap / MB
+    ))
+}
+
+/// A file whose head no format recognises: empty (being written), binary,
+/// or some other text.
+fn unrecognized(head: &[u8]) -> Problem {
+    if head.is_empty() {
+        return Problem::transient(IngestError::Empty.to_string());
+    }
+    if looks_binary(head) {
+        return Problem::lasting(IngestError::Binary.to_string());
+    }
+    Problem::transient(IngestError::Unrecognized.to_string())
+}
+
+/// NUL bytes or invalid UTF-8 (a character cut at the end of the head is fine).
+pub(crate) fn looks_binary(head: &[u8]) -> bool {
+    if memchr::memchr(0, head).is_some() {
+        return true;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => false,
+        Err(e) => e.error_len().is_some(),
+    }
+}
+
+/// Sanitises everything of a report that will reach the screen.
+pub(crate) fn clean(mut report: Report) -> Report {
+    for t in &mut report.tests {
+        t.id = sanitize::line(&t.id);
+        t.module = sanitize::line(&t.module);
+        if let Some(f) = t.failure.as_deref_mut() {
+            f.message = sanitize::line(&f.message);
+            f.kind = f.kind.as_deref().map(sanitize::line);
+            f.detail = sanitize::text(&f.detail);
+            f.stdout = sanitize::text(&f.stdout);
+            f.stderr = sanitize::text(&f.stderr);
+        }
+    }
+    for e in &mut report.run_errors {
+        *e = sanitize::text(e);
+    }
+    for w in &mut report.warnings {
+        *w = sanitize::line(w);
+    }
+    report
+}
+
+/// State of `iteration.json` or `deploy.json`.
+pub(crate) struct MetaFile<T> {
+    pub stat: Option<Stat>,
+    pub value: Option<T>,
+    pub problem: Option<Problem>,
+}
+
+impl<T> Default for MetaFile<T> {
+    fn default() -> Self {
+        MetaFile {
+            stat: None,
+            value: None,
+            problem: None,
+        }
+    }
+}
+
+impl<T: DeserializeOwned + PartialEq> MetaFile<T> {
+    pub fn update(
+        &mut self,
+        bytes_read: &mut u64,
+        opened: Result<(File, Stat), Refusal>,
+        force: bool,
+    ) -> bool {
+        let (file, stat) = match opened {
+            Ok(x) => x,
+            Err(refusal) => {
+                let problem = Some(Problem::lasting(refusal.to_string()));
+                let changed = self.problem != problem || self.value.is_some();
+                *self = MetaFile {
+                    problem,
+                    ..MetaFile::default()
+                };
+                return changed;
+            }
+        };
+        if self.stat == Some(stat) && !force {
+            return false;
+        }
+        self.stat = Some(stat);
+        if stat.len > MAX_META_BYTES {
+            self.value = None;
+            self.problem = Some(Problem::lasting(format!(
+                "larger than {} KB; not read",
+                MAX_META_BYTES / 1024
+            )));
+            return true;
+        }
+        let mut data = Vec::with_capacity(stat.len as usize + 1);
+        match safe::read_rest(&file, 0, MAX_META_BYTES + 1, &mut data) {
+            Ok(n) => *bytes_read += n,
+            Err(e) => {
+                self.problem = Some(Problem::lasting(format!("read error: {e}")));
+                return true;
+            }
+        }
+        if data.iter().all(u8::is_ascii_whitespace) {
+            self.problem = Some(Problem::transient(IngestError::Empty.to_string()));
+            return true;
+        }
+        match serde_json::from_slice::<T>(&data) {
+            Ok(v) => {
+                self.value = Some(v);
+                self.problem = None;
+            }
+            Err(e) if e.is_eof() => {
+                self.problem = Some(Problem::transient(format!("truncated JSON: {e}")));
+            }
+            Err(e) => self.problem = Some(Problem::lasting(format!("invalid JSON: {e}"))),
+        }
+        true
+    }
+
+    pub fn pending(&self, now: SystemTime, settle: Duration) -> bool {
+        self.problem.as_ref().is_some_and(|p| p.transient)
+            && is_fresh(self.stat.as_ref(), now, settle)
+    }
+}

@@ -1,0 +1,163 @@
+//! `loopdeck status`: the real binary on real report files; text, JSON and exit codes.
+
+use std::path::Path;
+use std::process::Command;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reports");
+
+fn status(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_loopdeck"))
+        .arg("status")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn place(case: &str, file: &str, to: &Path) {
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(format!("{FIXTURES}/{case}/{file}"), to).unwrap();
+}
+
+fn expected(case: &str) -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(format!("{FIXTURES}/{case}/expected.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn json_matches_the_runner_console_and_exit_code_is_1_when_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    place(
+        "pytest-junit-xunit2/shop",
+        "junit.xml",
+        &dir.path().join("junit.xml"),
+    );
+    let (code, out, err) = status(&[dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "tests fail -> exit 1; stderr: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    let exp = expected("pytest-junit-xunit2/shop");
+    let t = &v["totals"];
+    assert_eq!(t["tests"], exp["total"]);
+    assert_eq!(t["passed"], exp["passed"]);
+    assert_eq!(t["failed"], exp["failed"]);
+    assert_eq!(t["errors"], exp["errored"]);
+    assert_eq!(t["skipped"], exp["skipped"]);
+    let ids: std::collections::BTreeSet<&str> = v["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    let want: std::collections::BTreeSet<&str> = exp["failing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, want);
+    for f in v["failures"].as_array().unwrap() {
+        assert!(
+            f["module"].as_str().unwrap().starts_with("tests/"),
+            "module is the test file: {f}"
+        );
+        assert!(
+            !f["message"].as_str().unwrap().contains('\n'),
+            "message is one line: {f}"
+        );
+    }
+    let modules = v["modules"].as_array().unwrap();
+    assert!(
+        modules
+            .iter()
+            .any(|m| m["name"] == "tests/test_inventory.py")
+    );
+    assert!(v["warnings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn iterations_select_and_green_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    place(
+        "pytest-junit-xunit2/shop",
+        "junit.xml",
+        &root.join("iter-1/junit.xml"),
+    );
+    // Iteration 2: a green run, written by hand the way a shell script would.
+    std::fs::create_dir_all(root.join("iter-2")).unwrap();
+    std::fs::write(
+        root.join("iter-2/junit.xml"),
+        r#"<testsuites><testsuite name="s" tests="2"><testcase classname="tests.test_a" name="test_x" time="0.1"/><testcase classname="tests.test_a" name="test_y"/></testsuite></testsuites>"#,
+    )
+    .unwrap();
+    let (code, out, _) = status(&[root.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "latest iteration is green: {out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["iteration"], 2);
+    assert_eq!(v["totals"]["passed"], 2);
+
+    let (code, out, _) = status(&[root.to_str().unwrap(), "--json", "--iteration", "1"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["iteration"], 1);
+
+    let (code, text, _) = status(&[root.to_str().unwrap(), "--iteration", "1"]);
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("failures: 9 in"),
+        "text output lists failure groups:\n{text}"
+    );
+    assert!(text.contains("KeyError: 'durian'"), "{text}");
+
+    let (code, _, err) = status(&[root.to_str().unwrap(), "--iteration", "7"]);
+    assert_eq!(code, 2, "unknown iteration");
+    assert!(err.contains("no iteration"), "{err}");
+}
+
+#[test]
+fn unreadable_directory_exits_2() {
+    let (code, out, err) = status(&["/definitely/not/here", "--json"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("cannot read"), "{err}");
+}
+
+#[test]
+fn bad_files_are_warnings_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    place(
+        "pytest-junit-xunit2/shop",
+        "junit.xml",
+        &dir.path().join("junit.xml"),
+    );
+    std::fs::write(
+        dir.path().join("broken.xml"),
+        b"<testsuites><testsuite><testcase name=\"a\">",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("noise.json"), [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+    let (code, out, _) = status(&[dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("broken.xml")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("noise.json")),
+        "{warnings:?}"
+    );
+    assert_eq!(v["totals"]["tests"], 26, "the good report still counts");
+}
