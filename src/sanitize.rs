@@ -77,6 +77,13 @@ pub fn text_cow(s: &str) -> Cow<'_, str> {
 pub fn is_clean(s: &str, newlines: bool) -> bool {
     // Fast path: printable ASCII (plus `\n` for text) is the common case.
     let bytes = s.as_bytes();
+    // Branch-free over the whole string, so it vectorises.
+    if bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f))
+    {
+        return true;
+    }
     let ascii_end = bytes
         .iter()
         .position(|&b| !((0x20..0x7f).contains(&b) || (newlines && b == b'\n')))
