@@ -67,3 +67,15 @@ fn bad_speed_is_an_error() {
     assert!(demo::play(dir.path(), 0.0, &stop).is_err());
     assert!(demo::play(dir.path(), f64::NAN, &stop).is_err());
 }
+
+/// Plays the demo live for watching by hand:
+/// `LOOPDECK_DEMO_OUT=/tmp/demo LOOPDECK_DEMO_SPEED=1 cargo test --test demo_play -- --ignored`.
+#[test]
+#[ignore = "plays in real time into a directory outside the temp dir"]
+fn play_to_env_dir() {
+    let out = std::env::var("LOOPDECK_DEMO_OUT").expect("set LOOPDECK_DEMO_OUT");
+    let speed = std::env::var("LOOPDECK_DEMO_SPEED").map_or(1.0, |s| s.parse().unwrap());
+    let t = Instant::now();
+    demo::play(std::path::Path::new(&out), speed, &AtomicBool::new(false)).unwrap();
+    println!("played at speed {speed} in {:?}", t.elapsed());
+}

@@ -43,8 +43,7 @@ pub const FIXED_START: &str = "2026-03-12T09:00:00Z";
 /// waiting; `Thread::unpark` on the playing thread wakes it at once).
 /// Timestamps in the files follow the wall clock from now, scaled by speed.
 pub fn play(dir: &Path, speed: f64, stop: &AtomicBool) -> io::Result<()> {
-    // NaN fails this test too.
-    if !(speed > 0.0) {
+    if speed.is_nan() || speed <= 0.0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("demo speed must be positive, got {speed}"),
@@ -316,6 +315,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.flush()?;
+    // tempfile creates 0600; results are for every viewer (umask aside).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

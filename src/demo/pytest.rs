@@ -3,6 +3,7 @@
 //! `shared/fixtures/reports/pytest-*`.
 
 use std::fmt::Write as _;
+use std::io;
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -346,10 +347,56 @@ pub fn test_reports(
     lines
 }
 
+/// One JSON line as Python's `json.dumps` writes it (what pytest-reportlog
+/// uses): `", "` and `": "` separators, non-ASCII escaped as `\uXXXX`.
 fn to_line<T: Serialize>(value: &T) -> String {
-    let mut s = serde_json::to_string(value).unwrap_or_default();
+    let mut buf = Vec::with_capacity(512);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, PythonFormatter);
+    if value.serialize(&mut ser).is_err() {
+        return String::new();
+    }
+    let mut s = String::from_utf8(buf).unwrap_or_default();
     s.push('\n');
     s
+}
+
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        for c in fragment.chars() {
+            if c.is_ascii() {
+                w.write_all(&[c as u8])?;
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    write!(w, "\\u{u:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn centered(title: &str) -> String {
@@ -451,5 +498,30 @@ mod tests {
         let h = centered("Captured Log");
         assert_eq!(h.len(), 80);
         assert!(h.starts_with("--------------------------------- Captured Log "));
+    }
+}
+
+#[cfg(test)]
+mod python_json_tests {
+    use super::*;
+
+    #[test]
+    fn lines_look_like_python_json_dumps() {
+        assert_eq!(
+            session_start("8.3.4"),
+            "{\"pytest_version\": \"8.3.4\", \"$report_type\": \"SessionStart\"}\n"
+        );
+        #[derive(Serialize)]
+        struct S {
+            a: Vec<u8>,
+            s: &'static str,
+        }
+        assert_eq!(
+            to_line(&S {
+                a: vec![1, 2],
+                s: "é🎉\"\n"
+            }),
+            "{\"a\": [1, 2], \"s\": \"\\u00e9\\ud83c\\udf89\\\"\\n\"}\n"
+        );
     }
 }

@@ -183,9 +183,9 @@ impl Script {
                     .find(|(_, ids)| ids.contains(&nodeid))
                     .map(|(kind, _)| &self.failures[kind]);
                 let h = hash(&[&iter_tag, &nodeid, "duration"]);
-                let mut duration = 0.05 + 0.2 * (h % 1000) as f64 / 1000.0;
+                let mut duration = 0.04 + 0.17 * (h % 1000) as f64 / 1000.0;
                 let failure = kind.map(|kind| {
-                    duration += 0.25;
+                    duration += 0.2;
                     let vars = Vars {
                         script: self,
                         iteration: index,
@@ -245,6 +245,10 @@ impl Vars<'_> {
             "method" => self.method.to_string(),
             "method_lc" => self.method.to_ascii_lowercase(),
             "path" => fill(self.path, &|n| Some(self.id(n).to_string())),
+            "path_lit" if self.path.contains('{') => {
+                format!("f\"{}\"", fill(self.path, &|n| Some(format!("{{{n}.id}}"))))
+            }
+            "path_lit" => format!("\"{}\"", self.path),
             "path_src" => fill(self.path, &|n| Some(format!("{{{n}.id}}"))),
             "rid" => format!("{:012x}", self.hash("rid") & 0xffff_ffff_ffff),
             "rid6" => format!("{:06x}", self.hash("rid") & 0xff_ffff),
