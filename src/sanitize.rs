@@ -10,6 +10,8 @@
 //!   stays), DCS / SOS / PM / APC strings, and lone ESC. C1 controls
 //!   (U+0080..U+009F) are read the way a terminal reads them: U+009B is a CSI,
 //!   U+009D an OSC, and so on, so `"\u{9b}31m"` leaves no `31m` residue.
+//!   Input is `&str`: a raw 0x9B byte from a non-UTF-8 file has already
+//!   become U+FFFD in `String::from_utf8_lossy`, which is printable.
 //! * A sequence never crosses a line: an unterminated OSC or DCS swallows at
 //!   most the rest of its own line, never the rest of the traceback.
 //! * NUL, BEL, backspace, DEL, CAN and SUB are dropped; tabs are expanded to
