@@ -74,6 +74,10 @@ pub fn failure(stdout: &str, note: &str) -> Failure {
         .find(|&i| stdout[i..].lines().next().is_some_and(|l| l.contains("panicked at")));
     let (message, detail) = match panic_at {
         Some(i) => (message_line(&stdout[i..]), stdout[i..].trim_end().to_string()),
+        // The console prints libtest's note with a `note: ` prefix.
+        None if !note.is_empty() && !note.starts_with("note: ") => {
+            (message_line(&format!("note: {note}")), note.to_string())
+        }
         None if !note.is_empty() => (message_line(note), note.to_string()),
         None => (message_line(stdout), stdout.trim_end().to_string()),
     };

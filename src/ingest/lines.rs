@@ -92,8 +92,8 @@ pub struct LineReader {
     sink: Sink,
     warnings: Vec<String>,
     warnings_dropped: usize,
-    /// Bytes consumed as complete lines so far.
-    consumed: u64,
+    /// Bytes fed so far.
+    fed: u64,
 }
 
 impl LineReader {
@@ -104,10 +104,10 @@ impl LineReader {
     /// Reads the complete lines in `chunk` (after what an earlier call left
     /// unfinished); keeps the unterminated rest for the next call.
     pub fn feed(&mut self, chunk: &[u8]) {
+        self.fed += chunk.len() as u64;
         let mut rest = chunk;
         while let Some(nl) = memchr::memchr(b'\n', rest) {
             let (line, tail) = (&rest[..nl], &rest[nl + 1..]);
-            self.consumed += (nl + 1) as u64;
             if self.skipping_long_line {
                 self.skipping_long_line = false;
                 self.line_no += 1;
@@ -144,7 +144,6 @@ impl LineReader {
         }
         if serde_json::from_slice::<Value>(&self.partial).is_ok() {
             let line = std::mem::take(&mut self.partial);
-            self.consumed += line.len() as u64;
             self.line(&line);
         }
     }
@@ -152,7 +151,7 @@ impl LineReader {
     /// Bytes of the input consumed as complete lines (the rest is a partial
     /// line held until its newline arrives).
     pub fn consumed(&self) -> u64 {
-        self.consumed
+        self.fed - self.partial.len() as u64
     }
 
     /// True when nothing at all has been recognised yet.
