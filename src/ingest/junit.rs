@@ -106,7 +106,7 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
     let mut case: Option<Case<'_>> = None;
 
     loop {
-        let event = reader.read_event().map_err(|e| xml_error(&e, reader.error_position()))?;
+        let event = reader.read_event().map_err(|e| xml_error(src, &e, reader.error_position()))?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name();
@@ -122,7 +122,7 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
                     c.has_children = true;
                     let span = reader
                         .read_to_end(e.name())
-                        .map_err(|err| xml_error(&err, reader.error_position()))?;
+                        .map_err(|err| xml_error(src, &err, reader.error_position()))?;
                     let span = span.start as usize..span.end as usize;
                     p.case_child(c, &e, Some(span));
                     continue;
@@ -150,7 +150,7 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
                         // deep nesting: skipped without recursion.
                         reader
                             .read_to_end(e.name())
-                            .map_err(|err| xml_error(&err, reader.error_position()))?;
+                            .map_err(|err| xml_error(src, &err, reader.error_position()))?;
                     }
                 }
             }
@@ -206,7 +206,13 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
     Ok(p.finish())
 }
 
-fn xml_error(e: &XmlError, pos: u64) -> IngestError {
+fn xml_error(src: &str, e: &XmlError, pos: u64) -> IngestError {
+    // An error in the last, unfinished piece of markup (no `>` after it) is a
+    // file still being written.
+    let tail = src.as_bytes().get(pos as usize..).unwrap_or_default();
+    if memchr::memchr(b'>', tail).is_none() {
+        return IngestError::Truncated(format!("{e} at byte {pos}"));
+    }
     match e {
         XmlError::Syntax(
             SyntaxError::UnclosedTag

@@ -71,20 +71,46 @@ pub fn parse(bytes: &[u8]) -> Result<Report, IngestError> {
     if body.is_empty() {
         return Err(IngestError::Empty);
     }
-    if looks_binary(bytes) {
+    if is_utf16(bytes) {
         return Err(IngestError::Binary);
     }
     match body[0] {
         b'<' => {
+            // XML cannot hold NUL; UTF-16 without a BOM shows up as NULs.
+            if memchr::memchr(0, body).is_some() {
+                return Err(IngestError::Binary);
+            }
             let text = std::str::from_utf8(body).map_err(|_| IngestError::Binary)?;
             junit::parse(text)
         }
         b'{' => match json_shape(body) {
+            // One bad line (even binary) is a warning, not the end of the file.
             Some(Shape::Lines) => parse_lines(bytes),
-            _ => parse_json_document(body),
+            shape => {
+                if memchr::memchr(0, body).is_some() {
+                    return Err(IngestError::Binary);
+                }
+                match parse_json_document(body) {
+                    // Several JSON values of no known shape: some other log.
+                    Err(IngestError::Malformed(_)) if shape.is_none() && first_line_is_json(body) => {
+                        Err(IngestError::Unrecognized)
+                    }
+                    other => other,
+                }
+            }
         },
+        _ if looks_binary(bytes) => Err(IngestError::Binary),
         _ => Err(IngestError::Unrecognized),
     }
+}
+
+fn first_line_is_json(body: &[u8]) -> bool {
+    let end = memchr::memchr(b'\n', body).unwrap_or(body.len());
+    serde_json::from_slice::<Value>(&body[..end]).is_ok()
+}
+
+fn is_utf16(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF])
 }
 
 fn parse_lines(bytes: &[u8]) -> Result<Report, IngestError> {
@@ -122,11 +148,11 @@ fn parse_json_document(body: &[u8]) -> Result<Report, IngestError> {
 /// it is no report loopdeck knows (or too little has been written to tell).
 pub fn sniff(head: &[u8]) -> Option<Shape> {
     let body = skip_bom_and_space(head);
-    if body.is_empty() || looks_binary(head) {
+    if body.is_empty() || is_utf16(head) {
         return None;
     }
     match body[0] {
-        b'<' => xml_is_junit(body).then_some(Shape::Document),
+        b'<' if memchr::memchr(0, body).is_none() => xml_is_junit(body).then_some(Shape::Document),
         b'{' => json_shape(body),
         _ => None,
     }
@@ -141,9 +167,7 @@ fn skip_bom_and_space(bytes: &[u8]) -> &[u8] {
 /// NUL bytes in the head, or a UTF-16/UTF-32 byte-order mark: not text we read.
 fn looks_binary(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(8192)];
-    head.starts_with(&[0xFF, 0xFE])
-        || head.starts_with(&[0xFE, 0xFF])
-        || memchr::memchr(0, head).is_some()
+    is_utf16(head) || memchr::memchr(0, head).is_some() || std::str::from_utf8(head).is_err_and(|e| e.error_len().is_some())
 }
 
 /// The root element (after the declaration, comments and doctype) is
