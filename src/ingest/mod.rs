@@ -2,7 +2,25 @@
 //! incremental state for JSON-lines formats that grow while a run goes on.
 //! Formats are recognised by content, never by file name.
 
+mod go;
+mod jest;
+mod junit;
+mod libtest;
+mod lines;
+mod merge;
+mod pytest;
+mod reportlog;
+pub mod synthetic;
+mod text;
+
+use serde_json::Value;
+
 use crate::model::Report;
+
+pub use lines::LineReader;
+pub use merge::merge;
+pub use synthetic::generate_junit;
+pub use text::strip_ansi;
 
 /// Why a file could not be read as a report. Shown to the user with the file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +52,6 @@ impl std::fmt::Display for IngestError {
 
 impl std::error::Error for IngestError {}
 
-/// Reads a whole report file.
-pub fn parse(_bytes: &[u8]) -> Result<Report, IngestError> {
-    todo!("ingest")
-}
-
 /// How a file is read: a whole document re-parsed when it changes, or JSON
 /// lines tailed from the last offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,34 +60,169 @@ pub enum Shape {
     Lines,
 }
 
+/// How many bytes of a file's head `sniff` wants to see.
+pub const SNIFF_LEN: usize = 4096;
+
+/// Reads a whole report file. The format is detected by content: JUnit XML,
+/// Jest/Vitest JSON, pytest-json-report, or JSON lines (pytest report-log,
+/// go test -json, libtest json, read through a [`LineReader`]).
+pub fn parse(bytes: &[u8]) -> Result<Report, IngestError> {
+    let body = skip_bom_and_space(bytes);
+    if body.is_empty() {
+        return Err(IngestError::Empty);
+    }
+    if is_utf16(bytes) {
+        return Err(IngestError::Binary);
+    }
+    match body[0] {
+        b'<' => {
+            // XML cannot hold NUL; UTF-16 without a BOM shows up as NULs.
+            if memchr::memchr(0, body).is_some() {
+                return Err(IngestError::Binary);
+            }
+            let text = std::str::from_utf8(body).map_err(|_| IngestError::Binary)?;
+            junit::parse(text)
+        }
+        b'{' => match json_shape(body) {
+            // One bad line (even binary) is a warning, not the end of the file.
+            Some(Shape::Lines) => parse_lines(bytes),
+            shape => {
+                if memchr::memchr(0, body).is_some() {
+                    return Err(IngestError::Binary);
+                }
+                match parse_json_document(body) {
+                    // Several JSON values of no known shape: some other log.
+                    Err(IngestError::Malformed(_)) if shape.is_none() && first_line_is_json(body) => {
+                        Err(IngestError::Unrecognized)
+                    }
+                    other => other,
+                }
+            }
+        },
+        _ if looks_binary(bytes) => Err(IngestError::Binary),
+        _ => Err(IngestError::Unrecognized),
+    }
+}
+
+fn first_line_is_json(body: &[u8]) -> bool {
+    let end = memchr::memchr(b'\n', body).unwrap_or(body.len());
+    serde_json::from_slice::<Value>(&body[..end]).is_ok()
+}
+
+fn is_utf16(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF])
+}
+
+fn parse_lines(bytes: &[u8]) -> Result<Report, IngestError> {
+    let mut reader = LineReader::new();
+    reader.feed(bytes);
+    reader.finish();
+    if reader.is_unrecognized() {
+        return Err(IngestError::Unrecognized);
+    }
+    Ok(reader.into_report())
+}
+
+fn parse_json_document(body: &[u8]) -> Result<Report, IngestError> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        if e.is_eof() {
+            IngestError::Truncated(format!("JSON ends early ({e})"))
+        } else if e.is_data() || e.is_syntax() {
+            IngestError::Malformed(e.to_string())
+        } else {
+            IngestError::Binary
+        }
+    })?;
+    if doc.get("testResults").is_some_and(Value::is_array) {
+        Ok(jest::parse(&doc))
+    } else if doc.get("tests").is_some_and(Value::is_array)
+        && (doc.get("collectors").is_some() || doc.get("summary").is_some())
+    {
+        Ok(reportlog::json_report(&doc))
+    } else {
+        Err(IngestError::Unrecognized)
+    }
+}
+
 /// Looks at the first bytes of a file and says how to read it, or `None` when
 /// it is no report loopdeck knows (or too little has been written to tell).
-pub fn sniff(_head: &[u8]) -> Option<Shape> {
-    todo!("ingest")
-}
-
-/// Incremental reader for JSON-lines reports (pytest --report-log,
-/// go test -json, libtest json). Feed it appended bytes; only complete lines
-/// are consumed, a half-written last line waits for its newline.
-#[derive(Debug, Default)]
-pub struct LineReader {}
-
-impl LineReader {
-    pub fn new() -> Self {
-        Self::default()
+pub fn sniff(head: &[u8]) -> Option<Shape> {
+    let body = skip_bom_and_space(head);
+    if body.is_empty() || is_utf16(head) {
+        return None;
     }
-    pub fn feed(&mut self, _chunk: &[u8]) {
-        todo!("ingest")
-    }
-    /// Everything read so far (tests finished, run errors, line warnings).
-    pub fn report(&self) -> Report {
-        todo!("ingest")
+    match body[0] {
+        b'<' if memchr::memchr(0, body).is_none() => xml_is_junit(body).then_some(Shape::Document),
+        b'{' => json_shape(body),
+        _ => None,
     }
 }
 
-/// Merges the reports of one iteration: the same test id seen in several files
-/// (a JUnit file and a report-log of the same run) counts once; disjoint
-/// shards add up. Output order: by first appearance.
-pub fn merge(_reports: &[&Report]) -> Vec<crate::model::TestCase> {
-    todo!("ingest")
+fn skip_bom_and_space(bytes: &[u8]) -> &[u8] {
+    let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    &b[start..]
+}
+
+/// NUL bytes in the head, or a UTF-16/UTF-32 byte-order mark: not text we read.
+fn looks_binary(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(8192)];
+    is_utf16(head) || memchr::memchr(0, head).is_some() || std::str::from_utf8(head).is_err_and(|e| e.error_len().is_some())
+}
+
+/// The root element (after the declaration, comments and doctype) is
+/// `<testsuites` or `<testsuite`.
+fn xml_is_junit(body: &[u8]) -> bool {
+    let mut rest = body;
+    loop {
+        let start = rest.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(rest.len());
+        rest = &rest[start..];
+        if rest.starts_with(b"<?") || rest.starts_with(b"<!") {
+            let close: &[u8] = if rest.starts_with(b"<!--") { b"-->" } else { b">" };
+            match memchr::memmem::find(rest, close) {
+                Some(i) => rest = &rest[i + close.len()..],
+                None => return false,
+            }
+        } else {
+            return rest.starts_with(b"<testsuites") || rest.starts_with(b"<testsuite");
+        }
+    }
+}
+
+/// Which JSON report a text starting with `{` is: decided by its first key,
+/// or by the keys of its first line when that line is complete.
+fn json_shape(body: &[u8]) -> Option<Shape> {
+    let line_end = memchr::memchr(b'\n', body);
+    if let Some(end) = line_end
+        && let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&body[..end])
+    {
+        return shape_of_keys(o.keys().map(String::as_str));
+    }
+    let key = first_key(body)?;
+    shape_of_keys(std::iter::once(key))
+}
+
+fn shape_of_keys<'k>(keys: impl Iterator<Item = &'k str>) -> Option<Shape> {
+    let mut shape = None;
+    for k in keys {
+        match k {
+            "$report_type" | "pytest_version" | "Action" | "ImportPath" | "Time" | "type" | "event" => {
+                shape = Some(Shape::Lines)
+            }
+            "testResults" | "numTotalTests" | "numFailedTestSuites" | "numTotalTestSuites"
+            | "numFailedTests" | "created" | "collectors" | "tests" | "summary" => {
+                return Some(Shape::Document);
+            }
+            _ => {}
+        }
+    }
+    shape
+}
+
+/// The first object key of a JSON text (no escapes needed for the keys we know).
+fn first_key(body: &[u8]) -> Option<&str> {
+    let rest = skip_bom_and_space(body.strip_prefix(b"{")?);
+    let rest = rest.strip_prefix(b"\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    std::str::from_utf8(&rest[..end]).ok()
 }
