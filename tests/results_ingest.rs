@@ -1,8 +1,5 @@
 //! The results layer with the real parsers of `crate::ingest`, on real
 //! runner output (copies of the shared fixtures in tests/fixtures/results/).
-//!
-//! Ignored while `crate::ingest` is a `todo!()` stub on the results branch;
-//! once ingest is merged, remove the `#[ignore]`s (or run `--ignored`).
 
 use std::fs;
 use std::io::Write;
@@ -30,7 +27,7 @@ fn write(path: &Path, content: &[u8]) {
 }
 
 #[test]
-#[ignore = "needs the real crate::ingest (a todo!() stub on the results branch)"]
+
 fn junit_dir_is_one_iteration() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("junit.xml"), JUNIT);
@@ -46,7 +43,7 @@ fn junit_dir_is_one_iteration() {
 }
 
 #[test]
-#[ignore = "needs the real crate::ingest (a todo!() stub on the results branch)"]
+
 fn report_log_tailed_in_pieces_matches_the_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("iter-001/report-log.jsonl");
@@ -77,7 +74,7 @@ fn report_log_tailed_in_pieces_matches_the_whole_file() {
 }
 
 #[test]
-#[ignore = "needs the real crate::ingest (a todo!() stub on the results branch)"]
+
 fn junit_and_report_log_of_one_run_merge() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("iter-001/junit.xml"), JUNIT);
@@ -92,7 +89,7 @@ fn junit_and_report_log_of_one_run_merge() {
 }
 
 #[test]
-#[ignore = "needs the real crate::ingest (a todo!() stub on the results branch)"]
+
 fn junit_being_rewritten_keeps_its_last_good_parse() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("iter-001/junit.xml");

@@ -106,7 +106,9 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
     let mut case: Option<Case<'_>> = None;
 
     loop {
-        let event = reader.read_event().map_err(|e| xml_error(src, &e, reader.error_position()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| xml_error(src, &e, reader.error_position()))?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name();
@@ -342,11 +344,10 @@ impl<'a> Parser<'a> {
     }
 
     fn property(&mut self, e: &BytesStart<'a>) {
-        let go_version = e
-            .attributes()
-            .with_checks(false)
-            .flatten()
-            .any(|a| a.key.local_name().as_ref() == b"name" && a.value.as_ref() == b"go.version");
+        let go_version =
+            e.attributes().with_checks(false).flatten().any(|a| {
+                a.key.local_name().as_ref() == b"name" && a.value.as_ref() == b"go.version"
+            });
         if go_version && let Some(s) = self.suites.last_mut() {
             s.dialect = Dialect::Go;
         }
@@ -385,7 +386,11 @@ impl<'a> Parser<'a> {
     fn case_child(&mut self, c: &mut Case<'a>, e: &BytesStart<'a>, span: Option<Range<usize>>) {
         match e.local_name().as_ref() {
             tag @ (b"failure" | b"error") => {
-                let outcome = if tag == b"failure" { Outcome::Failed } else { Outcome::Errored };
+                let outcome = if tag == b"failure" {
+                    Outcome::Failed
+                } else {
+                    Outcome::Errored
+                };
                 if c.failure.is_some() {
                     // A second failure block (pytest: call failed, teardown
                     // errored) keeps the first one's details.
@@ -406,7 +411,9 @@ impl<'a> Parser<'a> {
                         _ => {}
                     }
                 }
-                let body = span.map(|s| decode_content(&self.src[s])).unwrap_or_default();
+                let body = span
+                    .map(|s| decode_content(&self.src[s]))
+                    .unwrap_or_default();
                 c.outcome = outcome;
                 c.failure = Some(Box::new(Failure {
                     message: message.into_owned(),
@@ -437,12 +444,18 @@ impl<'a> Parser<'a> {
         let (cn, n) = (c.classname.as_ref(), c.name.as_ref());
         let d = if c.file.as_deref().is_some_and(|f| f.ends_with(".py")) {
             Dialect::Pytest
-        } else if !cn.is_empty() && n.len() > cn.len() && n.ends_with(cn) && n[..n.len() - cn.len()].ends_with(' ') {
+        } else if !cn.is_empty()
+            && n.len() > cn.len()
+            && n.ends_with(cn)
+            && n[..n.len() - cn.len()].ends_with(' ')
+        {
             Dialect::Mocha
         } else if cn == n && n.contains(' ') {
             Dialect::Jest
         } else if cn.contains('/')
-            && ["Test", "Example", "Fuzz", "Benchmark"].iter().any(|p| n.starts_with(p))
+            && ["Test", "Example", "Fuzz", "Benchmark"]
+                .iter()
+                .any(|p| n.starts_with(p))
         {
             Dialect::Go
         } else if cn == suite_name && looks_like_js_file(cn) {
@@ -489,7 +502,10 @@ impl<'a> Parser<'a> {
         };
         // pytest writes a second <testcase> for a test whose call failed and
         // whose teardown errored: the same test, counted once.
-        let in_suite = self.suites.last().is_none_or(|s| s.first_case < self.tests.len());
+        let in_suite = self
+            .suites
+            .last()
+            .is_none_or(|s| s.first_case < self.tests.len());
         if in_suite
             && let Some(prev) = self.tests.last_mut()
             && prev.id == test.id
@@ -541,7 +557,10 @@ impl<'a> Parser<'a> {
                 let module = self
                     .mocha_top
                     .iter()
-                    .find(|t| n.strip_prefix(t.as_str()).is_some_and(|r| r.starts_with(' ')))
+                    .find(|t| {
+                        n.strip_prefix(t.as_str())
+                            .is_some_and(|r| r.starts_with(' '))
+                    })
                     .cloned()
                     .unwrap_or_else(|| suite_name.to_string());
                 (n.to_string(), module)
@@ -564,7 +583,9 @@ impl<'a> Parser<'a> {
     }
 
     fn close_suite(&mut self) {
-        let Some(suite) = self.suites.pop() else { return };
+        let Some(suite) = self.suites.pop() else {
+            return;
+        };
         if suite.dialect == Dialect::Jest {
             let range = suite.first_case..self.tests.len();
             jest_ids(&mut self.tests[range.clone()], &suite.name);
@@ -591,7 +612,11 @@ impl<'a> Parser<'a> {
         let mut run_errors = Vec::new();
         let mut warnings = self.warnings;
         let listed = self.tests.len();
-        let errored = self.tests.iter().filter(|t| t.outcome == Outcome::Errored).count();
+        let errored = self
+            .tests
+            .iter()
+            .filter(|t| t.outcome == Outcome::Errored)
+            .count();
         if let Some(errors) = self.root_errors
             && errors > errored
         {
@@ -627,9 +652,11 @@ fn join(a: &str, sep: &str, b: &str) -> String {
 }
 
 fn looks_like_js_file(s: &str) -> bool {
-    [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx", ".vue", ".svelte"]
-        .iter()
-        .any(|ext| s.ends_with(ext))
+    [
+        ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx", ".vue", ".svelte",
+    ]
+    .iter()
+    .any(|ext| s.ends_with(ext))
 }
 
 /// Leading blank lines and trailing whitespace (element indentation) go.
@@ -668,7 +695,11 @@ fn failure_message(dialect: Dialect, f: &Failure) -> String {
         _ => {
             let m = first_line(attr);
             let b = first_line(body);
-            if m.is_empty() || b.contains(m) { b.to_string() } else { m.to_string() }
+            if m.is_empty() || b.contains(m) {
+                b.to_string()
+            } else {
+                m.to_string()
+            }
         }
     };
     message_line(&strip_ansi(&line))
@@ -691,7 +722,12 @@ fn jest_ids(tests: &mut [TestCase], suite_name: &str) {
     let mut new_ids = Vec::with_capacity(tests.len());
     for t in tests.iter() {
         let bounds: Vec<usize> = t.id.match_indices(' ').map(|(i, _)| i).collect();
-        let count = |i: usize| counts.get(&(t.module.as_str(), &t.id[..i])).copied().unwrap_or(0);
+        let count = |i: usize| {
+            counts
+                .get(&(t.module.as_str(), &t.id[..i]))
+                .copied()
+                .unwrap_or(0)
+        };
         let mut cut = Vec::new();
         for (k, &b) in bounds.iter().enumerate() {
             let here = count(b);
