@@ -130,24 +130,37 @@ impl Summary {
 }
 
 /// Normalizes a failure message so failures with the same cause group
-/// together: numbers, hex addresses, UUID-like and other long ids are masked,
-/// whitespace is folded. Only the first line counts.
+/// together: numbers, hex addresses, UUID-like and other long ids, URLs and
+/// paths, and HTTP methods are masked; whitespace is folded. Only the first
+/// non-empty line counts. ("HTTP 403 Forbidden: POST /v1/rooms/42" and
+/// "HTTP 403 Forbidden: PUT /v1/messages/7" are one cause seen on two endpoints.)
 pub fn signature(message: &str) -> String {
     let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    let mut last_space = true;
-    while let Some(c) = chars.next() {
-        if c.is_whitespace() {
-            if !last_space {
-                out.push(' ');
-            }
-            last_space = true;
-            continue;
+    for word in line.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
         }
-        last_space = false;
+        let bare = word.trim_matches(|c: char| "'\"()[]{}<>,;".contains(c));
+        if bare.contains("://") || (bare.starts_with('/') && bare.len() > 1) {
+            out.push_str("<path>");
+        } else if HTTP_METHODS.contains(&bare) {
+            out.push_str("<method>");
+        } else {
+            mask_word(word, &mut out);
+        }
+    }
+    out
+}
+
+const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Masks the numeric and id-like tokens inside one word.
+fn mask_word(word: &str, out: &mut String) {
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
         if c.is_ascii_alphanumeric() {
-            // Take the whole token of [A-Za-z0-9_-] and decide what it is.
+            // Take the whole token of [A-Za-z0-9_.-] and decide what it is.
             let mut token = String::from(c);
             while let Some(&n) = chars.peek() {
                 if n.is_ascii_alphanumeric() || n == '_' || n == '-' || n == '.' {
@@ -157,12 +170,11 @@ pub fn signature(message: &str) -> String {
                     break;
                 }
             }
-            mask_token(&token, &mut out);
+            mask_token(&token, out);
         } else {
             out.push(c);
         }
     }
-    out.trim_end().to_string()
 }
 
 fn mask_token(token: &str, out: &mut String) {
@@ -220,6 +232,20 @@ mod tests {
         assert_eq!(
             signature("order 3f2c9a1e-77aa-4bd0-9a55-1c2d3e4f5a6b missing"),
             signature("order 0b1c2d3e-0000-4bd0-9a55-aaaaaaaaaaaa missing")
+        );
+    }
+
+    #[test]
+    fn same_status_on_different_endpoints_is_one_cause() {
+        assert_eq!(
+            signature(
+                "ApiError: HTTP 403 Forbidden: POST /v1/rooms/12/messages (request-id 7f3a9c21)"
+            ),
+            signature("ApiError: HTTP 403 Forbidden: DELETE /v1/messages/9 (request-id 0b00c4d2)")
+        );
+        assert_eq!(
+            signature("ConnectionError: https://api.staging.example/v1/a unreachable"),
+            signature("ConnectionError: https://api.staging.example/v2/b unreachable")
         );
     }
 

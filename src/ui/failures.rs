@@ -5,6 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use unicode_width::UnicodeWidthStr;
+
+use super::format::left_truncate;
 use super::pane_block;
 use super::theme::Theme;
 use crate::app::{FailureRow, Focus, State};
@@ -40,6 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         return;
     };
     let height = inner.height as usize;
+    let width = inner.width as usize;
     let offset = state
         .failures_cursor
         .saturating_sub(height.saturating_sub(1));
@@ -79,23 +83,30 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             }
             FailureRow::Test { test, .. } => {
                 let t = &it.data.tests[test];
-                let tag = match &it.failing_before {
-                    Some(before) if before.contains(&t.id) => Span::styled("still ", theme.warn()),
-                    Some(_) => Span::styled("new   ", theme.fail()),
-                    None => Span::raw(""),
-                };
-                let word = if t.outcome == crate::model::Outcome::Errored {
-                    "error "
-                } else {
-                    ""
-                };
-                Line::from(vec![
-                    Span::raw("      "),
+                // Right-aligned tags, as words (not only colour).
+                let mut tags: Vec<Span> = Vec::new();
+                if t.outcome == crate::model::Outcome::Errored {
+                    tags.push(Span::styled(" error", theme.fail()));
+                }
+                match &it.failing_before {
+                    Some(before) if before.contains(&t.id) => {
+                        tags.push(Span::styled(" still", theme.warn()))
+                    }
+                    Some(_) => tags.push(Span::styled(" new  ", theme.fail())),
+                    None => {}
+                }
+                let tags_w: usize = tags.iter().map(Span::width).sum();
+                let id_w = width.saturating_sub(6 + tags_w);
+                let id = left_truncate(short_id(&t.id, &t.module), id_w);
+                let pad = id_w.saturating_sub(UnicodeWidthStr::width(id.as_str()));
+                let mut spans = vec![
+                    Span::raw("    "),
                     Span::styled(format!("{} ", theme.fail_mark()), theme.fail()),
-                    tag,
-                    Span::styled(word, theme.fail()),
-                    Span::raw(t.id.clone()),
-                ])
+                    Span::raw(id),
+                    Span::raw(" ".repeat(pad)),
+                ];
+                spans.extend(tags);
+                Line::from(spans)
             }
         };
         if focused && row_i == state.failures_cursor {
@@ -123,4 +134,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The test id without the module's folders: the module is the group's
+/// context, the file name and test name are what tell tests apart.
+fn short_id<'a>(id: &'a str, module: &str) -> &'a str {
+    match module.rfind('/') {
+        Some(slash) if id.starts_with(module) => &id[slash + 1..],
+        _ => id,
+    }
 }

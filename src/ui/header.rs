@@ -99,7 +99,13 @@ fn iteration_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
         spans.push((3, vec![Span::raw(format!(" · {}", clock(s, state.tz)))]));
     }
     if it.data.running {
-        let total = it.data.expected_total.unwrap_or(0).max(t.tests);
+        // Few streaming formats announce a total: fall back to the goal
+        // (the most tests any iteration has seen, or --goal).
+        let total = it
+            .data
+            .expected_total
+            .unwrap_or_else(|| state.goal_total())
+            .max(t.tests);
         let of = if total > 0 {
             total.to_string()
         } else {
