@@ -47,9 +47,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             ]
         };
         let mut spans = vec![Span::raw(" ")];
+        // Whole hints only: stop before one would be cut (? help lists them all).
+        let mut used = 1;
         for (k, what) in keys {
+            let hint = format!(" {what}  ");
+            let w = Span::raw(*k).width() + Span::raw(hint.as_str()).width();
+            if used + w > area.width as usize + 2 {
+                break;
+            }
+            used += w;
             spans.push(Span::styled(*k, theme.key()));
-            spans.push(Span::raw(format!(" {what}  ")));
+            spans.push(Span::raw(hint));
         }
         if area.width >= 100 {
             spans.push(Span::styled("read-only viewer", theme.dim()));
