@@ -32,7 +32,10 @@ fn case_dirs() -> Vec<PathBuf> {
 }
 
 fn is_report_file(name: &str) -> bool {
-    !(name.ends_with(".txt") || name == "expected.json" || name == "alt-expected.json" || name.ends_with(".md"))
+    !(name.ends_with(".txt")
+        || name == "expected.json"
+        || name == "alt-expected.json"
+        || name.ends_with(".md"))
 }
 
 fn read_json(path: &Path) -> Value {
@@ -53,15 +56,24 @@ fn reports_of(case: &Path, expected: &Value) -> Vec<(String, Report)> {
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names.iter().cloned().collect::<BTreeSet<_>>(), listed, "{}", case.display());
+    assert_eq!(
+        names.iter().cloned().collect::<BTreeSet<_>>(),
+        listed,
+        "{}",
+        case.display()
+    );
     names
         .into_iter()
         .map(|n| {
             let bytes = std::fs::read(case.join(&n)).unwrap();
             let shape = ingest::sniff(&bytes[..bytes.len().min(ingest::SNIFF_LEN)]);
-            assert!(shape.is_some(), "{}: sniff does not recognise {n}", case.display());
-            let report = ingest::parse(&bytes)
-                .unwrap_or_else(|e| panic!("{}: {n}: {e}", case.display()));
+            assert!(
+                shape.is_some(),
+                "{}: sniff does not recognise {n}",
+                case.display()
+            );
+            let report =
+                ingest::parse(&bytes).unwrap_or_else(|e| panic!("{}: {n}: {e}", case.display()));
             if shape == Some(Shape::Lines) {
                 // The incremental reader sees the same as the whole-file parse.
                 let mut lr = ingest::LineReader::new();
@@ -136,10 +148,18 @@ fn messages_match(expected: &str, actual: &str) -> bool {
 #[test]
 fn every_fixture_case_matches_its_console() {
     let cases = case_dirs();
-    assert!(cases.len() >= 14, "expected the 14 fixture cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 14,
+        "expected the 14 fixture cases, found {}",
+        cases.len()
+    );
     let mut problems = Vec::new();
     for case in &cases {
-        let name = case.strip_prefix(fixtures_root()).unwrap().display().to_string();
+        let name = case
+            .strip_prefix(fixtures_root())
+            .unwrap()
+            .display()
+            .to_string();
         let expected = read_json(&case.join("expected.json"));
         let reports = reports_of(case, &expected);
         let refs: Vec<&Report> = reports.iter().map(|(_, r)| r).collect();
@@ -171,7 +191,10 @@ fn every_fixture_case_matches_its_console() {
             .map(|f| {
                 (
                     f["id"].as_str().unwrap().to_string(),
-                    (f["outcome"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()),
+                    (
+                        f["outcome"].as_str().unwrap().to_string(),
+                        f["message"].as_str().unwrap().to_string(),
+                    ),
                 )
             })
             .collect();
@@ -190,19 +213,26 @@ fn every_fixture_case_matches_its_console() {
             ));
         }
         for (id, (outcome, message)) in &want {
-            let Some((got_outcome, got_message)) = have.get(id) else { continue };
+            let Some((got_outcome, got_message)) = have.get(id) else {
+                continue;
+            };
             if got_outcome != outcome {
-                problems.push(format!("{name}: {id}: outcome {got_outcome}, expected {outcome}"));
+                problems.push(format!(
+                    "{name}: {id}: outcome {got_outcome}, expected {outcome}"
+                ));
             }
             if !messages_match(message, got_message) {
-                problems.push(format!("{name}: {id}: message {got_message:?}, expected {message:?}"));
+                problems.push(format!(
+                    "{name}: {id}: message {got_message:?}, expected {message:?}"
+                ));
             }
         }
 
         // Modules are files/suites/packages, never the runner's name.
         for t in &tests {
             let m = t.module.as_str();
-            if m.is_empty() || ["pytest", "jest tests", "vitest tests", "pytest tests"].contains(&m) {
+            if m.is_empty() || ["pytest", "jest tests", "vitest tests", "pytest tests"].contains(&m)
+            {
                 problems.push(format!("{name}: {}: module {m:?}", t.id));
                 break;
             }
@@ -251,7 +281,11 @@ fn disjoint_shards_add_up() {
     let a = parse_fixture("pytest-junit-xunit2/shop/junit.xml");
     let b = parse_fixture("gotestsum-junit/geo/junit.xml");
     let c = parse_fixture("maven-surefire/ticketing/TEST-fixtures.ticketing.SeatsTest.xml");
-    let (ca, cb, cc) = (counts_of(&a.tests), counts_of(&b.tests), counts_of(&c.tests));
+    let (ca, cb, cc) = (
+        counts_of(&a.tests),
+        counts_of(&b.tests),
+        counts_of(&c.tests),
+    );
     let all = counts_of(&ingest::merge(&[&a, &b, &c]));
     assert_eq!(all.total, ca.total + cb.total + cc.total);
     assert_eq!(all.failed, ca.failed + cb.failed + cc.failed);
@@ -263,26 +297,51 @@ fn disjoint_shards_add_up() {
 #[test]
 fn failing_tests_carry_detail_and_captured_output_passing_ones_do_not() {
     let junit = parse_fixture("pytest-junit-xunit2/shop/junit.xml");
-    let t = junit.tests.iter().find(|t| t.id.ends_with("test_reserve_bundle_deep_traceback")).unwrap();
+    let t = junit
+        .tests
+        .iter()
+        .find(|t| t.id.ends_with("test_reserve_bundle_deep_traceback"))
+        .unwrap();
     let f = t.failure.as_deref().unwrap();
-    assert!(f.detail.contains("shop/__init__.py:29: OutOfStock"), "{}", f.detail);
+    assert!(
+        f.detail.contains("shop/__init__.py:29: OutOfStock"),
+        "{}",
+        f.detail
+    );
     assert!(f.stdout.contains("reserving bundle: apple, pear, kiwi"));
     assert!(f.stderr.contains("warning: kiwi has no supplier"));
     assert_eq!(t.module, "tests/test_inventory.py");
-    let passing = junit.tests.iter().find(|t| t.id.ends_with("test_passing_with_output")).unwrap();
+    let passing = junit
+        .tests
+        .iter()
+        .find(|t| t.id.ends_with("test_passing_with_output"))
+        .unwrap();
     assert!(passing.failure.is_none());
     // pytest's `#x1B` is ESC again in the detail; the message has no escapes.
-    let ansi = junit.tests.iter().find(|t| t.id.ends_with("test_ansi_colour_output")).unwrap();
+    let ansi = junit
+        .tests
+        .iter()
+        .find(|t| t.id.ends_with("test_ansi_colour_output"))
+        .unwrap();
     let f = ansi.failure.as_deref().unwrap();
     assert_eq!(f.message, "AssertionError: coloured assertion message");
     assert!(!f.detail.contains("#x1B") && f.detail.contains('\u{1b}'));
 
     let log = parse_fixture("pytest-reportlog/shop/report-log.jsonl");
-    let t = log.tests.iter().find(|t| t.id.ends_with("test_ñandú_failure")).unwrap();
+    let t = log
+        .tests
+        .iter()
+        .find(|t| t.id.ends_with("test_ñandú_failure"))
+        .unwrap();
     let f = t.failure.as_deref().unwrap();
     assert!(f.stdout.contains("Привет, мир"));
     assert!(f.stderr.contains("标准错误输出"));
-    assert!(f.detail.contains("tests/test_unicode_names.py:13: AssertionError"), "{}", f.detail);
+    assert!(
+        f.detail
+            .contains("tests/test_unicode_names.py:13: AssertionError"),
+        "{}",
+        f.detail
+    );
     assert!(log.complete);
 }
 
@@ -290,19 +349,54 @@ fn failing_tests_carry_detail_and_captured_output_passing_ones_do_not() {
 fn modules_per_dialect() {
     let module_of = |rel: &str, id_part: &str| {
         let r = parse_fixture(rel);
-        r.tests.iter().find(|t| t.id.contains(id_part)).unwrap().module.clone()
+        r.tests
+            .iter()
+            .find(|t| t.id.contains(id_part))
+            .unwrap()
+            .module
+            .clone()
     };
-    assert_eq!(module_of("jest-junit/cart/junit.xml", "negative quantity"), "__tests__/cart.test.js");
-    assert_eq!(module_of("jest-json/cart/report.json", "negative quantity"), "__tests__/cart.test.js");
-    assert_eq!(module_of("vitest-junit/slug/junit.xml", "keeps CJK"), "test/slug.test.mjs");
-    assert_eq!(module_of("vitest-json/slug/report.json", "keeps CJK"), "test/slug.test.mjs");
-    assert_eq!(module_of("mocha-junit/queue/junit.xml", "slow pop"), "Queue");
-    assert_eq!(module_of("nextest-junit/ledger/junit.xml", "audit_deep"), "ledger-fixtures::audit");
-    assert_eq!(module_of("gotestsum-junit/geo/junit.xml", "TestFactorPanics"), "fixtures.local/geo/units");
-    assert_eq!(module_of("go-test-json/geo/report.jsonl", "TestFactorPanics"), "fixtures.local/geo/units");
     assert_eq!(
-        module_of("maven-surefire/ticketing/TEST-fixtures.ticketing.SeatsTest.xml", "waitlist"),
+        module_of("jest-junit/cart/junit.xml", "negative quantity"),
+        "__tests__/cart.test.js"
+    );
+    assert_eq!(
+        module_of("jest-json/cart/report.json", "negative quantity"),
+        "__tests__/cart.test.js"
+    );
+    assert_eq!(
+        module_of("vitest-junit/slug/junit.xml", "keeps CJK"),
+        "test/slug.test.mjs"
+    );
+    assert_eq!(
+        module_of("vitest-json/slug/report.json", "keeps CJK"),
+        "test/slug.test.mjs"
+    );
+    assert_eq!(
+        module_of("mocha-junit/queue/junit.xml", "slow pop"),
+        "Queue"
+    );
+    assert_eq!(
+        module_of("nextest-junit/ledger/junit.xml", "audit_deep"),
+        "ledger-fixtures::audit"
+    );
+    assert_eq!(
+        module_of("gotestsum-junit/geo/junit.xml", "TestFactorPanics"),
+        "fixtures.local/geo/units"
+    );
+    assert_eq!(
+        module_of("go-test-json/geo/report.jsonl", "TestFactorPanics"),
+        "fixtures.local/geo/units"
+    );
+    assert_eq!(
+        module_of(
+            "maven-surefire/ticketing/TEST-fixtures.ticketing.SeatsTest.xml",
+            "waitlist"
+        ),
         "fixtures.ticketing.SeatsTest"
     );
-    assert_eq!(module_of("libtest-json/ledger/report.jsonl", "entries_struct_diff"), "tests");
+    assert_eq!(
+        module_of("libtest-json/ledger/report.jsonl", "entries_struct_diff"),
+        "tests"
+    );
 }

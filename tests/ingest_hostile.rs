@@ -5,7 +5,9 @@ use loopdeck::ingest::{self, IngestError, LineReader, Shape};
 use loopdeck::model::Outcome;
 
 fn junit(cases: &str) -> String {
-    format!(r#"<?xml version="1.0"?><testsuites><testsuite name="s">{cases}</testsuite></testsuites>"#)
+    format!(
+        r#"<?xml version="1.0"?><testsuites><testsuite name="s">{cases}</testsuite></testsuites>"#
+    )
 }
 
 #[test]
@@ -36,12 +38,19 @@ fn truncated_xml_is_truncated_at_every_cut() {
         }
     }
     // A declaration alone: too little to tell.
-    assert!(matches!(ingest::parse(br#"<?xml version="1.0"?>"#), Err(IngestError::Truncated(_))));
+    assert!(matches!(
+        ingest::parse(br#"<?xml version="1.0"?>"#),
+        Err(IngestError::Truncated(_))
+    ));
 }
 
 #[test]
 fn truncated_json_document_is_truncated() {
-    let doc = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reports/jest-json/cart/report.json")).unwrap();
+    let doc = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reports/jest-json/cart/report.json"
+    ))
+    .unwrap();
     for cut in [10, doc.len() / 3, doc.len() / 2, doc.len() - 2] {
         match ingest::parse(&doc[..cut]) {
             Err(IngestError::Truncated(_)) => {}
@@ -53,15 +62,24 @@ fn truncated_json_document_is_truncated() {
 
 #[test]
 fn binary_input_is_binary() {
-    assert_eq!(ingest::parse(b"<testsuites>\0\0\0</testsuites>"), Err(IngestError::Binary));
-    assert_eq!(ingest::parse(b"\x00\x01\x02\xff\xfe"), Err(IngestError::Binary));
+    assert_eq!(
+        ingest::parse(b"<testsuites>\0\0\0</testsuites>"),
+        Err(IngestError::Binary)
+    );
+    assert_eq!(
+        ingest::parse(b"\x00\x01\x02\xff\xfe"),
+        Err(IngestError::Binary)
+    );
     // Invalid UTF-8 inside an XML document.
     assert_eq!(
         ingest::parse(b"<testsuites><testsuite name=\"\xff\xfe\xfd\"></testsuite></testsuites>"),
         Err(IngestError::Binary)
     );
     // UTF-16 (with and without BOM) reads as NULs / BOM: binary, not garbage.
-    let utf16: Vec<u8> = "<testsuites></testsuites>".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let utf16: Vec<u8> = "<testsuites></testsuites>"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
     assert_eq!(ingest::parse(&utf16), Err(IngestError::Binary));
     let mut bom = vec![0xFF, 0xFE];
     bom.extend(&utf16);
@@ -89,7 +107,9 @@ fn deeply_nested_xml_does_not_overflow_the_stack() {
     let depth = 100_000;
     // Nested unknown elements inside a test case, and nested suites.
     let inner = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
-    let doc = junit(&format!(r#"<testcase classname="x.Y" name="t">{inner}<failure message="m"/></testcase>"#));
+    let doc = junit(&format!(
+        r#"<testcase classname="x.Y" name="t">{inner}<failure message="m"/></testcase>"#
+    ));
     let r = ingest::parse(doc.as_bytes()).unwrap();
     assert_eq!(r.tests.len(), 1);
     assert_eq!(r.tests[0].outcome, Outcome::Failed);
@@ -103,9 +123,16 @@ fn deeply_nested_xml_does_not_overflow_the_stack() {
     assert_eq!(r.tests.len(), 1);
     // Unclosed deep nesting: truncated, no overflow.
     let open = format!("<testsuites>{}", "<testsuite>".repeat(depth));
-    assert!(matches!(ingest::parse(open.as_bytes()), Err(IngestError::Truncated(_))));
+    assert!(matches!(
+        ingest::parse(open.as_bytes()),
+        Err(IngestError::Truncated(_))
+    ));
     // Deeply nested JSON: serde_json's recursion limit, an error not a crash.
-    let json = format!("{{\"testResults\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
+    let json = format!(
+        "{{\"testResults\":{}{}}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
     assert!(ingest::parse(json.as_bytes()).is_err());
     let mut lr = LineReader::new();
     lr.feed(format!("{}\n", "[".repeat(depth)).as_bytes());
@@ -117,13 +144,19 @@ fn huge_attribute_counts_are_linear() {
     let attrs: String = (0..200_000).map(|i| format!(" a{i}=\"{i}\"")).collect();
     // Duplicates too: quick-xml's duplicate check would be quadratic.
     let dups = " x=\"1\"".repeat(200_000);
-    let doc = junit(&format!(r#"<testcase classname="c.D" name="t"{attrs}{dups} time="1.5"/>"#));
+    let doc = junit(&format!(
+        r#"<testcase classname="c.D" name="t"{attrs}{dups} time="1.5"/>"#
+    ));
     let started = std::time::Instant::now();
     let r = ingest::parse(doc.as_bytes()).unwrap();
     assert_eq!(r.tests.len(), 1);
     assert_eq!(r.tests[0].duration_secs, Some(1.5));
     // Generous: linear work on ~3 MB takes milliseconds even unoptimised.
-    assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -135,9 +168,17 @@ fn control_characters_are_kept_as_data() {
     let t = &r.tests[0];
     assert!(t.id.contains("t\u{1b}[2J\u{1}x"), "{:?}", t.id);
     let f = t.failure.as_deref().unwrap();
-    assert!(f.detail.contains("\u{1b}[31mred\u{1b}[0m"), "{:?}", f.detail);
+    assert!(
+        f.detail.contains("\u{1b}[31mred\u{1b}[0m"),
+        "{:?}",
+        f.detail
+    );
     // The one-line message has no escape sequences left.
-    assert!(!f.message.chars().any(|c| c.is_control()), "{:?}", f.message);
+    assert!(
+        !f.message.chars().any(|c| c.is_control()),
+        "{:?}",
+        f.message
+    );
     assert!(f.message.starts_with("bad"), "{:?}", f.message);
 }
 
@@ -145,8 +186,15 @@ fn control_characters_are_kept_as_data() {
 fn billion_laughs_entities_stay_inert() {
     let mut dtd = String::from("<!DOCTYPE lolz [<!ENTITY lol \"lol\">");
     for i in 1..10 {
-        let prev = if i == 1 { "lol".to_string() } else { format!("lol{}", i - 1) };
-        dtd.push_str(&format!("<!ENTITY lol{i} \"{}\">", format!("&{prev};").repeat(10)));
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        dtd.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">",
+            format!("&{prev};").repeat(10)
+        ));
     }
     dtd.push_str("<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>");
     let doc = format!(
@@ -162,14 +210,23 @@ fn billion_laughs_entities_stay_inert() {
 
 #[test]
 fn garbage_lines_are_warnings_and_good_lines_still_count() {
-    let good = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reports/pytest-reportlog/shop/report-log.jsonl")).unwrap();
+    let good = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reports/pytest-reportlog/shop/report-log.jsonl"
+    ))
+    .unwrap();
     let clean = ingest::parse(&good).unwrap();
     let mut dirty = Vec::new();
     let mut garbage_lines = 0;
     for (i, line) in good.split_inclusive(|&b| b == b'\n').enumerate() {
         if i % 7 == 3 {
             dirty.extend_from_slice(
-                [&b"not json at all\n"[..], b"{\"half\": \n", b"\xff\xfe\x00binary\n", b"[1,2,3]\n"][i % 4],
+                [
+                    &b"not json at all\n"[..],
+                    b"{\"half\": \n",
+                    b"\xff\xfe\x00binary\n",
+                    b"[1,2,3]\n",
+                ][i % 4],
             );
             garbage_lines += 1;
         }
@@ -210,7 +267,12 @@ fn unrelated_documents_are_unrecognized() {
         b"plain text log line\n",
         b"---\nyaml: true\n",
     ] {
-        assert_eq!(ingest::parse(doc), Err(IngestError::Unrecognized), "{}", String::from_utf8_lossy(doc));
+        assert_eq!(
+            ingest::parse(doc),
+            Err(IngestError::Unrecognized),
+            "{}",
+            String::from_utf8_lossy(doc)
+        );
         assert_eq!(ingest::sniff(doc), None, "{}", String::from_utf8_lossy(doc));
     }
 }
@@ -218,7 +280,10 @@ fn unrelated_documents_are_unrecognized() {
 #[test]
 fn malformed_xml_is_malformed() {
     let doc = junit(r#"<testcase classname="a" name="b"></wrong></testcase>"#);
-    assert!(matches!(ingest::parse(doc.as_bytes()), Err(IngestError::Malformed(_))));
+    assert!(matches!(
+        ingest::parse(doc.as_bytes()),
+        Err(IngestError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -228,16 +293,45 @@ fn sniff_tells_documents_from_lines_by_content() {
         let b = std::fs::read(format!("{root}{rel}")).unwrap();
         b[..b.len().min(ingest::SNIFF_LEN)].to_vec()
     };
-    assert_eq!(ingest::sniff(&head("pytest-reportlog/shop/report-log.jsonl")), Some(Shape::Lines));
-    assert_eq!(ingest::sniff(&head("go-test-json/geo/report.jsonl")), Some(Shape::Lines));
-    assert_eq!(ingest::sniff(&head("libtest-json/ledger/report.jsonl")), Some(Shape::Lines));
-    assert_eq!(ingest::sniff(&head("vitest-json/slug/report.json")), Some(Shape::Document));
-    assert_eq!(ingest::sniff(&head("pytest-json-report/shop/report.json")), Some(Shape::Document));
-    assert_eq!(ingest::sniff(&head("maven-surefire/ticketing/TEST-fixtures.ticketing.SeatsTest.xml")), Some(Shape::Document));
+    assert_eq!(
+        ingest::sniff(&head("pytest-reportlog/shop/report-log.jsonl")),
+        Some(Shape::Lines)
+    );
+    assert_eq!(
+        ingest::sniff(&head("go-test-json/geo/report.jsonl")),
+        Some(Shape::Lines)
+    );
+    assert_eq!(
+        ingest::sniff(&head("libtest-json/ledger/report.jsonl")),
+        Some(Shape::Lines)
+    );
+    assert_eq!(
+        ingest::sniff(&head("vitest-json/slug/report.json")),
+        Some(Shape::Document)
+    );
+    assert_eq!(
+        ingest::sniff(&head("pytest-json-report/shop/report.json")),
+        Some(Shape::Document)
+    );
+    assert_eq!(
+        ingest::sniff(&head(
+            "maven-surefire/ticketing/TEST-fixtures.ticketing.SeatsTest.xml"
+        )),
+        Some(Shape::Document)
+    );
     // Too little written yet to tell.
-    assert_eq!(ingest::sniff(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), None);
+    assert_eq!(
+        ingest::sniff(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+        None
+    );
     assert_eq!(ingest::sniff(b"{"), None);
     // A half-written first line still tells by its first key.
-    assert_eq!(ingest::sniff(b"{\"pytest_version\": \"9.2"), Some(Shape::Lines));
-    assert_eq!(ingest::sniff(b"{\"numFailedTestSuites\":3,\"numFa"), Some(Shape::Document));
+    assert_eq!(
+        ingest::sniff(b"{\"pytest_version\": \"9.2"),
+        Some(Shape::Lines)
+    );
+    assert_eq!(
+        ingest::sniff(b"{\"numFailedTestSuites\":3,\"numFa"),
+        Some(Shape::Document)
+    );
 }

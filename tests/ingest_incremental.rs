@@ -7,14 +7,22 @@ use loopdeck::ingest::{self, LineReader};
 use loopdeck::model::Report;
 
 fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports").join(rel)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/reports")
+            .join(rel),
+    )
+    .unwrap()
 }
 
 /// Deterministic chunk sizes from a linear congruential generator.
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, max: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         1 + ((self.0 >> 33) as usize % max)
     }
 }
@@ -52,7 +60,11 @@ fn random_chunks_equal_whole_parse() {
             for max_chunk in [1, 7, 64, 1000, 70_000] {
                 let reader = feed_in_chunks(&bytes, seed, max_chunk);
                 same(&reader.report(), &whole);
-                assert_eq!(reader.consumed(), bytes.len() as u64, "{rel}: all lines end with a newline");
+                assert_eq!(
+                    reader.consumed(),
+                    bytes.len() as u64,
+                    "{rel}: all lines end with a newline"
+                );
             }
         }
     }
@@ -72,7 +84,11 @@ fn half_line_waits_for_its_newline() {
     reader.feed(&bytes[..mid]);
     let before = reader.report();
     assert_eq!(reader.consumed(), line_start as u64);
-    assert!(before.warnings.is_empty(), "a half line is not a bad line: {:?}", before.warnings);
+    assert!(
+        before.warnings.is_empty(),
+        "a half line is not a bad line: {:?}",
+        before.warnings
+    );
     assert!(before.tests.iter().all(|t| !t.outcome.is_failing()));
     assert!(!before.complete);
 
@@ -82,7 +98,14 @@ fn half_line_waits_for_its_newline() {
     // The newline completes it.
     reader.feed(b"\n");
     let after = reader.report();
-    assert_eq!(after.tests.iter().filter(|t| t.outcome.is_failing()).count(), 1);
+    assert_eq!(
+        after
+            .tests
+            .iter()
+            .filter(|t| t.outcome.is_failing())
+            .count(),
+        1
+    );
     assert_eq!(reader.consumed(), line_end as u64 + 1);
     // And the remainder gives the full report.
     reader.feed(&bytes[line_end + 1..]);

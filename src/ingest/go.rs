@@ -36,9 +36,17 @@ pub fn first_output_line(output: &str) -> String {
 }
 
 fn is_framing(t: &str) -> bool {
-    ["=== RUN", "=== PAUSE", "=== CONT", "=== NAME", "--- FAIL", "--- PASS", "--- SKIP"]
-        .iter()
-        .any(|p| t.starts_with(p))
+    [
+        "=== RUN",
+        "=== PAUSE",
+        "=== CONT",
+        "=== NAME",
+        "--- FAIL",
+        "--- PASS",
+        "--- SKIP",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +82,8 @@ impl GoState {
         match (action, test) {
             ("run", Some(t)) => {
                 *self.tests_per_pkg.entry(pkg.clone()).or_default() += 1;
-                self.running.insert((pkg, t.to_string()), Running::default());
+                self.running
+                    .insert((pkg, t.to_string()), Running::default());
             }
             ("output", Some(t)) => {
                 let out = v.get("Output").and_then(Value::as_str).unwrap_or("");
@@ -94,7 +103,10 @@ impl GoState {
                 }
             }
             (result @ ("pass" | "fail" | "skip"), Some(t)) => {
-                let running = self.running.remove(&(pkg.clone(), t.to_string())).unwrap_or_default();
+                let running = self
+                    .running
+                    .remove(&(pkg.clone(), t.to_string()))
+                    .unwrap_or_default();
                 let outcome = match result {
                     "pass" => Outcome::Passed,
                     "skip" => Outcome::Skipped,
@@ -109,13 +121,24 @@ impl GoState {
                 self.packages_done += 1;
                 let pkg_failed = action == "fail" || action == "build-fail";
                 // Tests still running when their package ended never finish.
-                let mut orphans: Vec<(String, String)> =
-                    self.running.keys().filter(|(p, _)| *p == pkg).cloned().collect();
+                let mut orphans: Vec<(String, String)> = self
+                    .running
+                    .keys()
+                    .filter(|(p, _)| *p == pkg)
+                    .cloned()
+                    .collect();
                 orphans.sort();
                 for key in orphans {
                     let running = self.running.remove(&key).unwrap_or_default();
                     let why = "test did not finish: its package exited (panic or -timeout)";
-                    sink.upsert(finished(&key.0, &key.1, Outcome::Failed, None, running, Some(why)));
+                    sink.upsert(finished(
+                        &key.0,
+                        &key.1,
+                        Outcome::Failed,
+                        None,
+                        running,
+                        Some(why),
+                    ));
                 }
                 if pkg_failed && self.tests_per_pkg.get(&pkg).copied().unwrap_or(0) == 0 {
                     let lines = self.pkg_output.remove(&pkg).unwrap_or_default();
@@ -167,7 +190,12 @@ fn finished(
         if running.truncated {
             detail.push_str("\n[output truncated by loopdeck]\n");
         }
-        Box::new(Failure { message, kind: None, detail, ..Failure::default() })
+        Box::new(Failure {
+            message,
+            kind: None,
+            detail,
+            ..Failure::default()
+        })
     });
     TestCase {
         id: format!("{pkg} {test}"),

@@ -19,7 +19,10 @@ pub fn is_vitest(doc: &Value) -> bool {
     let first = doc
         .get("testResults")
         .and_then(Value::as_array)
-        .and_then(|r| r.iter().find_map(|f| f.get("assertionResults")?.as_array()?.first()));
+        .and_then(|r| {
+            r.iter()
+                .find_map(|f| f.get("assertionResults")?.as_array()?.first())
+        });
     match first {
         Some(a) => a.get("failureDetails").is_none() && a.get("meta").is_some(),
         None => false,
@@ -44,7 +47,9 @@ pub fn parse(doc: &Value) -> Report {
         let assertions = file.get("assertionResults").and_then(Value::as_array);
         let suite_message = file.get("message").and_then(Value::as_str).unwrap_or("");
         if assertions.is_none_or(|a| a.is_empty()) {
-            if file.get("status").and_then(Value::as_str) == Some("failed") || !suite_message.is_empty() {
+            if file.get("status").and_then(Value::as_str) == Some("failed")
+                || !suite_message.is_empty()
+            {
                 tests.push(TestCase {
                     id: module.clone(),
                     module: module.clone(),
@@ -96,7 +101,10 @@ pub fn parse(doc: &Value) -> Report {
                     ..Failure::default()
                 })
             });
-            let duration = a.get("duration").and_then(Value::as_f64).map(|ms| ms / 1000.0);
+            let duration = a
+                .get("duration")
+                .and_then(Value::as_f64)
+                .map(|ms| ms / 1000.0);
             tests.push(TestCase {
                 id,
                 module: module.clone(),
@@ -116,7 +124,10 @@ pub fn parse(doc: &Value) -> Report {
         tests,
         run_errors,
         complete: true,
-        expected_total: doc.get("numTotalTests").and_then(Value::as_u64).map(|n| n as usize),
+        expected_total: doc
+            .get("numTotalTests")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize),
         warnings: Vec::new(),
     }
 }
@@ -133,7 +144,9 @@ fn test_message(detail: &str, vitest: bool) -> String {
         }
         line
     } else {
-        line.strip_prefix("Error: ").map(str::to_string).unwrap_or(line)
+        line.strip_prefix("Error: ")
+            .map(str::to_string)
+            .unwrap_or(line)
     }
 }
 

@@ -25,7 +25,6 @@ use std::ops::Range;
 
 use quick_xml::Reader;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
-use quick_xml::events::attributes::{Attribute, Attributes};
 use quick_xml::events::{BytesStart, Event};
 
 use super::text::{decode_content, first_line, message_line, pytest_unmangle, strip_ansi};
@@ -106,7 +105,9 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
     let mut case: Option<Case<'_>> = None;
 
     loop {
-        let event = reader.read_event().map_err(|e| xml_error(src, &e, reader.error_position()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| xml_error(src, &e, reader.error_position()))?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name();
@@ -228,46 +229,70 @@ fn xml_error(src: &str, e: &XmlError, pos: u64) -> IngestError {
     }
 }
 
-/// The attributes of a start tag, borrowing from the input (`'a`), without
-/// quick-xml's duplicate check (quadratic on absurd attribute counts).
-/// Malformed attributes are skipped.
-fn attrs<'a>(src: &'a str, e: &BytesStart<'_>) -> impl Iterator<Item = Attribute<'a>> {
+/// The attributes of a start tag as `(key, raw value)` pairs borrowed from
+/// the input (`'a`). A small scanner instead of quick-xml's attribute
+/// iterator: no duplicate check (quadratic on absurd attribute counts), no
+/// allocation; it stops at the first malformed attribute.
+fn attrs<'a>(src: &'a str, e: &BytesStart<'_>) -> AttrScan<'a> {
     let name_len = e.name().as_ref().len();
     // The slice reader hands out tags borrowed from `src`: find the tag's
-    // place in `src` to get attribute values that live as long as the input.
+    // place in `src` so values live as long as the input.
     let tag: &[u8] = e;
     let offset = (tag.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
-    let content = src.get(offset..offset.saturating_add(tag.len()));
-    content
-        .map(|s| {
-            let mut a = Attributes::new(s, name_len);
-            a.with_checks(false);
-            a
+    let rest = src
+        .as_bytes()
+        .get(offset..offset.saturating_add(tag.len()))
+        .and_then(|t| t.get(name_len..))
+        .unwrap_or_default();
+    AttrScan { rest }
+}
+
+struct AttrScan<'a> {
+    rest: &'a [u8],
+}
+
+struct Attr<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+}
+
+impl<'a> Iterator for AttrScan<'a> {
+    type Item = Attr<'a>;
+    fn next(&mut self) -> Option<Attr<'a>> {
+        let r = self.rest;
+        let start = r.iter().position(|c| !c.is_ascii_whitespace())?;
+        let eq = start + memchr::memchr(b'=', &r[start..])?;
+        let key = r[start..eq].trim_ascii_end();
+        let after = eq + 1 + r[eq + 1..].iter().position(|c| !c.is_ascii_whitespace())?;
+        let quote = r[after];
+        if quote != b'"' && quote != b'\'' {
+            self.rest = &[];
+            return None;
+        }
+        let close = after + 1 + memchr::memchr(quote, &r[after + 1..])?;
+        self.rest = &r[close + 1..];
+        // Keys with a namespace prefix (`xsi:foo`) are matched by local name.
+        let key = key.rsplit(|&c| c == b':').next().unwrap_or(key);
+        Some(Attr {
+            key,
+            value: &r[after + 1..close],
         })
-        .into_iter()
-        .flatten()
-        .flatten()
+    }
 }
 
 /// Attribute value as text: borrowed from the input when it has no escapes.
-fn attr_text(value: Cow<'_, [u8]>) -> Cow<'_, str> {
-    match value {
-        Cow::Borrowed(b) => match std::str::from_utf8(b) {
-            Ok(s) => super::text::unescape(s),
-            Err(_) => Cow::Owned(String::from_utf8_lossy(b).into_owned()),
-        },
-        Cow::Owned(b) => {
-            let s = String::from_utf8_lossy(&b).into_owned();
-            Cow::Owned(super::text::unescape(&s).into_owned())
-        }
+fn attr_text(value: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(value) {
+        Ok(s) => super::text::unescape(s),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(value).into_owned()),
     }
 }
 
 fn parse_time(s: &str) -> Option<f64> {
-    let t: f64 = if s.contains(',') {
-        s.replace(',', "").parse().ok()?
-    } else {
-        s.parse().ok()?
+    // Some Surefire locales write `1,234.5`.
+    let t: f64 = match s.parse() {
+        Ok(t) => t,
+        Err(_) => s.replace(',', "").parse().ok()?,
     };
     (t.is_finite() && t >= 0.0).then_some(t)
 }
@@ -279,7 +304,7 @@ fn parse_count(s: &str) -> Option<usize> {
 impl<'a> Parser<'a> {
     fn root_attrs(&mut self, e: &BytesStart<'a>) {
         for a in attrs(self.src, e) {
-            match a.key.local_name().as_ref() {
+            match a.key {
                 b"name" => {
                     self.root_dialect = match &*attr_text(a.value) {
                         "pytest tests" => Dialect::Pytest,
@@ -321,7 +346,7 @@ impl<'a> Parser<'a> {
             bare: Vec::new(),
         };
         for a in attrs(self.src, e) {
-            match a.key.local_name().as_ref() {
+            match a.key {
                 b"name" => suite.name = attr_text(a.value).into_owned(),
                 b"file" => suite.file = Some(attr_text(a.value).into_owned()),
                 b"tests" => suite.tests_attr = parse_count(&attr_text(a.value)),
@@ -342,11 +367,7 @@ impl<'a> Parser<'a> {
     }
 
     fn property(&mut self, e: &BytesStart<'a>) {
-        let go_version = e
-            .attributes()
-            .with_checks(false)
-            .flatten()
-            .any(|a| a.key.local_name().as_ref() == b"name" && a.value.as_ref() == b"go.version");
+        let go_version = attrs(self.src, e).any(|a| a.key == b"name" && a.value == b"go.version");
         if go_version && let Some(s) = self.suites.last_mut() {
             s.dialect = Dialect::Go;
         }
@@ -365,15 +386,11 @@ impl<'a> Parser<'a> {
             has_children: false,
         };
         for a in attrs(self.src, e) {
-            match a.key.local_name().as_ref() {
+            match a.key {
                 b"classname" => c.classname = attr_text(a.value),
                 b"name" => c.name = attr_text(a.value),
                 b"file" => c.file = Some(attr_text(a.value)),
-                b"time" => {
-                    if let Cow::Borrowed(b) = a.value {
-                        c.time = std::str::from_utf8(b).ok().and_then(parse_time);
-                    }
-                }
+                b"time" => c.time = std::str::from_utf8(a.value).ok().and_then(parse_time),
                 _ => {}
             }
         }
@@ -385,7 +402,11 @@ impl<'a> Parser<'a> {
     fn case_child(&mut self, c: &mut Case<'a>, e: &BytesStart<'a>, span: Option<Range<usize>>) {
         match e.local_name().as_ref() {
             tag @ (b"failure" | b"error") => {
-                let outcome = if tag == b"failure" { Outcome::Failed } else { Outcome::Errored };
+                let outcome = if tag == b"failure" {
+                    Outcome::Failed
+                } else {
+                    Outcome::Errored
+                };
                 if c.failure.is_some() {
                     // A second failure block (pytest: call failed, teardown
                     // errored) keeps the first one's details.
@@ -395,7 +416,7 @@ impl<'a> Parser<'a> {
                 let mut message = Cow::Borrowed("");
                 let mut kind = None;
                 for a in attrs(self.src, e) {
-                    match a.key.local_name().as_ref() {
+                    match a.key {
                         b"message" => message = attr_text(a.value),
                         b"type" => {
                             let t = attr_text(a.value);
@@ -406,7 +427,9 @@ impl<'a> Parser<'a> {
                         _ => {}
                     }
                 }
-                let body = span.map(|s| decode_content(&self.src[s])).unwrap_or_default();
+                let body = span
+                    .map(|s| decode_content(&self.src[s]))
+                    .unwrap_or_default();
                 c.outcome = outcome;
                 c.failure = Some(Box::new(Failure {
                     message: message.into_owned(),
@@ -416,11 +439,7 @@ impl<'a> Parser<'a> {
                     stderr: String::new(),
                 }));
             }
-            b"skipped" => {
-                if c.failure.is_none() {
-                    c.outcome = Outcome::Skipped;
-                }
-            }
+            b"skipped" if c.failure.is_none() => c.outcome = Outcome::Skipped,
             b"system-out" => c.stdout = span,
             b"system-err" => c.stderr = span,
             _ => {}
@@ -437,12 +456,18 @@ impl<'a> Parser<'a> {
         let (cn, n) = (c.classname.as_ref(), c.name.as_ref());
         let d = if c.file.as_deref().is_some_and(|f| f.ends_with(".py")) {
             Dialect::Pytest
-        } else if !cn.is_empty() && n.len() > cn.len() && n.ends_with(cn) && n[..n.len() - cn.len()].ends_with(' ') {
+        } else if !cn.is_empty()
+            && n.len() > cn.len()
+            && n.ends_with(cn)
+            && n[..n.len() - cn.len()].ends_with(' ')
+        {
             Dialect::Mocha
         } else if cn == n && n.contains(' ') {
             Dialect::Jest
         } else if cn.contains('/')
-            && ["Test", "Example", "Fuzz", "Benchmark"].iter().any(|p| n.starts_with(p))
+            && ["Test", "Example", "Fuzz", "Benchmark"]
+                .iter()
+                .any(|p| n.starts_with(p))
         {
             Dialect::Go
         } else if cn == suite_name && looks_like_js_file(cn) {
@@ -463,10 +488,10 @@ impl<'a> Parser<'a> {
         let (id, module) = self.id_and_module(dialect, &c);
         if let Some(f) = c.failure.as_deref_mut() {
             f.message = failure_message(dialect, f);
-            if dialect == Dialect::Pytest {
-                if let Cow::Owned(d) = pytest_unmangle(&f.detail) {
-                    f.detail = d;
-                }
+            if dialect == Dialect::Pytest
+                && let Cow::Owned(d) = pytest_unmangle(&f.detail)
+            {
+                f.detail = d;
             }
             if let Some(s) = c.stdout.take() {
                 f.stdout = trim_block(decode_content(&self.src[s]));
@@ -475,10 +500,12 @@ impl<'a> Parser<'a> {
                 f.stderr = trim_block(decode_content(&self.src[s]));
             }
         }
-        if dialect == Dialect::Jest && !c.has_children && c.time == Some(0.0) {
-            if let Some(s) = self.suites.last_mut() {
-                s.bare.push(self.tests.len());
-            }
+        if dialect == Dialect::Jest
+            && !c.has_children
+            && c.time == Some(0.0)
+            && let Some(s) = self.suites.last_mut()
+        {
+            s.bare.push(self.tests.len());
         }
         let test = TestCase {
             id,
@@ -489,7 +516,10 @@ impl<'a> Parser<'a> {
         };
         // pytest writes a second <testcase> for a test whose call failed and
         // whose teardown errored: the same test, counted once.
-        let in_suite = self.suites.last().is_none_or(|s| s.first_case < self.tests.len());
+        let in_suite = self
+            .suites
+            .last()
+            .is_none_or(|s| s.first_case < self.tests.len());
         if in_suite
             && let Some(prev) = self.tests.last_mut()
             && prev.id == test.id
@@ -541,7 +571,10 @@ impl<'a> Parser<'a> {
                 let module = self
                     .mocha_top
                     .iter()
-                    .find(|t| n.strip_prefix(t.as_str()).is_some_and(|r| r.starts_with(' ')))
+                    .find(|t| {
+                        n.strip_prefix(t.as_str())
+                            .is_some_and(|r| r.starts_with(' '))
+                    })
                     .cloned()
                     .unwrap_or_else(|| suite_name.to_string());
                 (n.to_string(), module)
@@ -564,7 +597,9 @@ impl<'a> Parser<'a> {
     }
 
     fn close_suite(&mut self) {
-        let Some(suite) = self.suites.pop() else { return };
+        let Some(suite) = self.suites.pop() else {
+            return;
+        };
         if suite.dialect == Dialect::Jest {
             let range = suite.first_case..self.tests.len();
             jest_ids(&mut self.tests[range.clone()], &suite.name);
@@ -591,7 +626,11 @@ impl<'a> Parser<'a> {
         let mut run_errors = Vec::new();
         let mut warnings = self.warnings;
         let listed = self.tests.len();
-        let errored = self.tests.iter().filter(|t| t.outcome == Outcome::Errored).count();
+        let errored = self
+            .tests
+            .iter()
+            .filter(|t| t.outcome == Outcome::Errored)
+            .count();
         if let Some(errors) = self.root_errors
             && errors > errored
         {
@@ -627,9 +666,11 @@ fn join(a: &str, sep: &str, b: &str) -> String {
 }
 
 fn looks_like_js_file(s: &str) -> bool {
-    [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx", ".vue", ".svelte"]
-        .iter()
-        .any(|ext| s.ends_with(ext))
+    [
+        ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx", ".vue", ".svelte",
+    ]
+    .iter()
+    .any(|ext| s.ends_with(ext))
 }
 
 /// Leading blank lines and trailing whitespace (element indentation) go.
@@ -668,7 +709,11 @@ fn failure_message(dialect: Dialect, f: &Failure) -> String {
         _ => {
             let m = first_line(attr);
             let b = first_line(body);
-            if m.is_empty() || b.contains(m) { b.to_string() } else { m.to_string() }
+            if m.is_empty() || b.contains(m) {
+                b.to_string()
+            } else {
+                m.to_string()
+            }
         }
     };
     message_line(&strip_ansi(&line))
@@ -691,7 +736,12 @@ fn jest_ids(tests: &mut [TestCase], suite_name: &str) {
     let mut new_ids = Vec::with_capacity(tests.len());
     for t in tests.iter() {
         let bounds: Vec<usize> = t.id.match_indices(' ').map(|(i, _)| i).collect();
-        let count = |i: usize| counts.get(&(t.module.as_str(), &t.id[..i])).copied().unwrap_or(0);
+        let count = |i: usize| {
+            counts
+                .get(&(t.module.as_str(), &t.id[..i]))
+                .copied()
+                .unwrap_or(0)
+        };
         let mut cut = Vec::new();
         for (k, &b) in bounds.iter().enumerate() {
             let here = count(b);

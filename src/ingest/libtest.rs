@@ -68,12 +68,17 @@ impl LibtestState {
 /// A Rust test failure from its captured stdout (which holds the panic and
 /// backtrace after anything the test printed) and libtest's own note.
 pub fn failure(stdout: &str, note: &str) -> Failure {
-    let panic_at = stdout
-        .match_indices("thread '")
-        .map(|(i, _)| i)
-        .find(|&i| stdout[i..].lines().next().is_some_and(|l| l.contains("panicked at")));
+    let panic_at = stdout.match_indices("thread '").map(|(i, _)| i).find(|&i| {
+        stdout[i..]
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("panicked at"))
+    });
     let (message, detail) = match panic_at {
-        Some(i) => (message_line(&stdout[i..]), stdout[i..].trim_end().to_string()),
+        Some(i) => (
+            message_line(&stdout[i..]),
+            stdout[i..].trim_end().to_string(),
+        ),
         // The console prints libtest's note with a `note: ` prefix.
         None if !note.is_empty() && !note.starts_with("note: ") => {
             (message_line(&format!("note: {note}")), note.to_string())

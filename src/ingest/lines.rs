@@ -53,7 +53,10 @@ impl Format {
             Some(Format::ReportLog(ReportLogState::default()))
         } else if o.contains_key("Action") {
             Some(Format::Go(GoState::default()))
-        } else if o.get("type").and_then(Value::as_str).is_some_and(|t| matches!(t, "suite" | "test" | "bench"))
+        } else if o
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| matches!(t, "suite" | "test" | "bench"))
             && o.contains_key("event")
         {
             Some(Format::Libtest(LibtestState::default()))
@@ -129,7 +132,11 @@ impl LineReader {
         if self.partial.len() + rest.len() > MAX_LINE {
             self.skipping_long_line = true;
             self.partial = Vec::new();
-            self.warn(format!("line {}: longer than {} MB, skipped", self.line_no + 1, MAX_LINE >> 20));
+            self.warn(format!(
+                "line {}: longer than {} MB, skipped",
+                self.line_no + 1,
+                MAX_LINE >> 20
+            ));
         } else {
             self.partial.extend_from_slice(rest);
         }

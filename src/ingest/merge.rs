@@ -7,8 +7,9 @@
 //! 1. a failing outcome (failed/errored) beats a non-failing one: a failure
 //!    seen by any report of the run is never hidden;
 //! 2. a failure with a detail (traceback) beats one without;
-//! 3. a failure beats none, a skip beats a pass (more specific);
-//! on a tie the earlier entry stays. The winner then borrows what it lacks
+//! 3. a failure beats none, a skip beats a pass (more specific).
+//!
+//! On a tie the earlier entry stays. The winner then borrows what it lacks
 //! from the other (duration, captured stdout/stderr, failure kind).
 //! So a JUnit file and a report-log of the same run count each test once,
 //! and disjoint shards add up.

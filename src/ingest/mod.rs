@@ -92,7 +92,9 @@ pub fn parse(bytes: &[u8]) -> Result<Report, IngestError> {
                 }
                 match parse_json_document(body) {
                     // Several JSON values of no known shape: some other log.
-                    Err(IngestError::Malformed(_)) if shape.is_none() && first_line_is_json(body) => {
+                    Err(IngestError::Malformed(_))
+                        if shape.is_none() && first_line_is_json(body) =>
+                    {
                         Err(IngestError::Unrecognized)
                     }
                     other => other,
@@ -160,14 +162,19 @@ pub fn sniff(head: &[u8]) -> Option<Shape> {
 
 fn skip_bom_and_space(bytes: &[u8]) -> &[u8] {
     let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[start..]
 }
 
 /// NUL bytes in the head, or a UTF-16/UTF-32 byte-order mark: not text we read.
 fn looks_binary(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(8192)];
-    is_utf16(head) || memchr::memchr(0, head).is_some() || std::str::from_utf8(head).is_err_and(|e| e.error_len().is_some())
+    is_utf16(head)
+        || memchr::memchr(0, head).is_some()
+        || std::str::from_utf8(head).is_err_and(|e| e.error_len().is_some())
 }
 
 /// The root element (after the declaration, comments and doctype) is
@@ -175,10 +182,17 @@ fn looks_binary(bytes: &[u8]) -> bool {
 fn xml_is_junit(body: &[u8]) -> bool {
     let mut rest = body;
     loop {
-        let start = rest.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(rest.len());
+        let start = rest
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
         rest = &rest[start..];
         if rest.starts_with(b"<?") || rest.starts_with(b"<!") {
-            let close: &[u8] = if rest.starts_with(b"<!--") { b"-->" } else { b">" };
+            let close: &[u8] = if rest.starts_with(b"<!--") {
+                b"-->"
+            } else {
+                b">"
+            };
             match memchr::memmem::find(rest, close) {
                 Some(i) => rest = &rest[i + close.len()..],
                 None => return false,
@@ -206,11 +220,17 @@ fn shape_of_keys<'k>(keys: impl Iterator<Item = &'k str>) -> Option<Shape> {
     let mut shape = None;
     for k in keys {
         match k {
-            "$report_type" | "pytest_version" | "Action" | "ImportPath" | "Time" | "type" | "event" => {
-                shape = Some(Shape::Lines)
-            }
-            "testResults" | "numTotalTests" | "numFailedTestSuites" | "numTotalTestSuites"
-            | "numFailedTests" | "created" | "collectors" | "tests" | "summary" => {
+            "$report_type" | "pytest_version" | "Action" | "ImportPath" | "Time" | "type"
+            | "event" => shape = Some(Shape::Lines),
+            "testResults"
+            | "numTotalTests"
+            | "numFailedTestSuites"
+            | "numTotalTestSuites"
+            | "numFailedTests"
+            | "created"
+            | "collectors"
+            | "tests"
+            | "summary" => {
                 return Some(Shape::Document);
             }
             _ => {}

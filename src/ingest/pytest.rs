@@ -63,7 +63,11 @@ pub fn collection_error_id(name: &str) -> String {
 /// pytest wraps setup/teardown errors: `failed on setup with "X: y"`.
 /// Returns the inner message as the console's short summary shows it.
 pub fn unwrap_phase_error(message: &str) -> &str {
-    for phase in ["failed on setup with ", "failed on teardown with ", "failed on call with "] {
+    for phase in [
+        "failed on setup with ",
+        "failed on teardown with ",
+        "failed on call with ",
+    ] {
         if let Some(rest) = message.strip_prefix(phase) {
             let rest = rest.strip_prefix('"').unwrap_or(rest);
             return rest.strip_suffix('"').unwrap_or(rest);
@@ -93,7 +97,10 @@ mod tests {
         );
         assert_eq!(
             split_classname("tests.e2e.test_x.TestA.TestB", None),
-            ("tests/e2e/test_x.py".into(), "tests/e2e/test_x.py::TestA::TestB".into())
+            (
+                "tests/e2e/test_x.py".into(),
+                "tests/e2e/test_x.py::TestA::TestB".into()
+            )
         );
         assert_eq!(
             split_classname("tests.test_x.TestA", Some("tests/test_x.py")),
@@ -104,13 +111,22 @@ mod tests {
             split_classname("tests.test_x.lower", Some("tests/test_x.py")),
             ("tests/test_x.py".into(), "tests/test_x.py::lower".into())
         );
-        assert_eq!(collection_error_id("tests.test_broken"), "tests/test_broken.py");
+        assert_eq!(
+            collection_error_id("tests.test_broken"),
+            "tests/test_broken.py"
+        );
     }
 
     #[test]
     fn phase_errors_unwrap() {
-        assert_eq!(unwrap_phase_error("failed on setup with \"ConnectionError: x\""), "ConnectionError: x");
+        assert_eq!(
+            unwrap_phase_error("failed on setup with \"ConnectionError: x\""),
+            "ConnectionError: x"
+        );
         assert_eq!(unwrap_phase_error("plain"), "plain");
-        assert_eq!(first_e_line("a\nE   ImportError: no\nE   more"), Some("ImportError: no"));
+        assert_eq!(
+            first_e_line("a\nE   ImportError: no\nE   more"),
+            Some("ImportError: no")
+        );
     }
 }

@@ -23,11 +23,9 @@ impl ReportLogState {
     pub fn event(&mut self, v: &Value, sink: &mut Sink) {
         match v.get("$report_type").and_then(Value::as_str).unwrap_or("") {
             "SessionFinish" => self.finished = true,
-            "CollectReport" => {
-                if v.get("outcome").and_then(Value::as_str) == Some("failed") {
-                    let nodeid = v.get("nodeid").and_then(Value::as_str).unwrap_or("");
-                    sink.upsert(collection_error(nodeid, v.get("longrepr")));
-                }
+            "CollectReport" if v.get("outcome").and_then(Value::as_str) == Some("failed") => {
+                let nodeid = v.get("nodeid").and_then(Value::as_str).unwrap_or("");
+                sink.upsert(collection_error(nodeid, v.get("longrepr")));
             }
             "TestReport" => self.test_report(v, sink),
             _ => {}
@@ -73,13 +71,20 @@ impl ReportLogState {
 
 fn collection_error(nodeid: &str, longrepr: Option<&Value>) -> TestCase {
     let detail = render_longrepr(longrepr);
-    let message = first_e_line(&detail).map(message_line).unwrap_or_else(|| crash_message(longrepr));
+    let message = first_e_line(&detail)
+        .map(message_line)
+        .unwrap_or_else(|| crash_message(longrepr));
     TestCase {
         id: nodeid.to_string(),
         module: module_of(nodeid).to_string(),
         outcome: Outcome::Errored,
         duration_secs: None,
-        failure: Some(Box::new(Failure { message, kind: None, detail, ..Failure::default() })),
+        failure: Some(Box::new(Failure {
+            message,
+            kind: None,
+            detail,
+            ..Failure::default()
+        })),
     }
 }
 
@@ -88,21 +93,32 @@ fn collection_error(nodeid: &str, longrepr: Option<&Value>) -> TestCase {
 fn crash_message(longrepr: Option<&Value>) -> String {
     match longrepr {
         Some(Value::Object(o)) => {
-            let crash = o.get("reprcrash").and_then(|c| c.get("message")).and_then(Value::as_str);
+            let crash = o
+                .get("reprcrash")
+                .and_then(|c| c.get("message"))
+                .and_then(Value::as_str);
             match crash {
                 Some(m) => message_line(m),
                 None => message_line(&render_longrepr(longrepr)),
             }
         }
-        Some(Value::String(s)) => first_e_line(s).map(message_line).unwrap_or_else(|| message_line(s)),
-        Some(Value::Array(a)) => a.last().and_then(Value::as_str).map(message_line).unwrap_or_default(),
+        Some(Value::String(s)) => first_e_line(s)
+            .map(message_line)
+            .unwrap_or_else(|| message_line(s)),
+        Some(Value::Array(a)) => a
+            .last()
+            .and_then(Value::as_str)
+            .map(message_line)
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }
 
 /// Text of a longrepr: the traceback entries as pytest prints them.
 fn render_longrepr(longrepr: Option<&Value>) -> String {
-    let Some(longrepr) = longrepr else { return String::new() };
+    let Some(longrepr) = longrepr else {
+        return String::new();
+    };
     match longrepr {
         Value::String(s) => s.clone(),
         Value::Array(a) => a
@@ -154,7 +170,10 @@ fn render_longrepr(longrepr: Option<&Value>) -> String {
                 out.push('\n');
             }
             if out.is_empty()
-                && let Some(m) = o.get("reprcrash").and_then(|c| c.get("message")).and_then(Value::as_str)
+                && let Some(m) = o
+                    .get("reprcrash")
+                    .and_then(|c| c.get("message"))
+                    .and_then(Value::as_str)
             {
                 out.push_str(m);
             }
@@ -167,9 +186,15 @@ fn render_longrepr(longrepr: Option<&Value>) -> String {
 /// `sections: [["Captured stdout call", "..."], ...]` -> stdout / stderr.
 fn captured(sections: Option<&Value>, f: &mut Failure) {
     for s in sections.and_then(Value::as_array).into_iter().flatten() {
-        let Some([name, text]) = s.as_array().map(Vec::as_slice) else { continue };
+        let Some([name, text]) = s.as_array().map(Vec::as_slice) else {
+            continue;
+        };
         let (name, text) = (name.as_str().unwrap_or(""), text.as_str().unwrap_or(""));
-        let target = if name.contains("stdout") { &mut f.stdout } else { &mut f.stderr };
+        let target = if name.contains("stdout") {
+            &mut f.stdout
+        } else {
+            &mut f.stderr
+        };
         if !name.contains("stdout") && !name.contains("stderr") {
             target.push_str(&format!("--- {name} ---\n"));
         }
@@ -181,13 +206,23 @@ fn captured(sections: Option<&Value>, f: &mut Failure) {
 /// setup/call/teardown stages) and `collectors`.
 pub fn json_report(doc: &Value) -> Report {
     let mut sink = Sink::default();
-    for c in doc.get("collectors").and_then(Value::as_array).into_iter().flatten() {
+    for c in doc
+        .get("collectors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if c.get("outcome").and_then(Value::as_str) == Some("failed") {
             let nodeid = c.get("nodeid").and_then(Value::as_str).unwrap_or("");
             sink.upsert(collection_error(nodeid, c.get("longrepr")));
         }
     }
-    for t in doc.get("tests").and_then(Value::as_array).into_iter().flatten() {
+    for t in doc
+        .get("tests")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let nodeid = t.get("nodeid").and_then(Value::as_str).unwrap_or("");
         let outcome = match t.get("outcome").and_then(Value::as_str).unwrap_or("") {
             "passed" | "xpassed" => Outcome::Passed,
@@ -210,12 +245,22 @@ pub fn json_report(doc: &Value) -> Report {
                     .map(message_line)
                     .unwrap_or_else(|| crash_message(st.get("longrepr")));
                 f.detail = render_longrepr(st.get("longrepr"));
-                f.stdout = st.get("stdout").and_then(Value::as_str).unwrap_or("").to_string();
-                f.stderr = st.get("stderr").and_then(Value::as_str).unwrap_or("").to_string();
+                f.stdout = st
+                    .get("stdout")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                f.stderr = st
+                    .get("stderr")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
             }
             Box::new(f)
         });
-        let duration = stages[1].and_then(|c| c.get("duration")).and_then(Value::as_f64);
+        let duration = stages[1]
+            .and_then(|c| c.get("duration"))
+            .and_then(Value::as_f64);
         sink.upsert(TestCase {
             id: nodeid.to_string(),
             module: module_of(nodeid).to_string(),

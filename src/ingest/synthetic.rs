@@ -26,24 +26,78 @@ impl Rng {
 }
 
 const AREAS: &[&str] = &[
-    "checkout", "cart", "auth", "billing", "inventory", "search", "profile", "orders",
-    "shipping", "payments", "websocket", "messages", "admin", "reports", "catalog", "reviews",
+    "checkout",
+    "cart",
+    "auth",
+    "billing",
+    "inventory",
+    "search",
+    "profile",
+    "orders",
+    "shipping",
+    "payments",
+    "websocket",
+    "messages",
+    "admin",
+    "reports",
+    "catalog",
+    "reviews",
 ];
 const VERBS: &[&str] = &[
-    "creates", "updates", "deletes", "lists", "rejects", "accepts", "retries", "caches",
-    "renders", "paginates", "validates", "refunds", "syncs", "expires", "locks", "notifies",
+    "creates",
+    "updates",
+    "deletes",
+    "lists",
+    "rejects",
+    "accepts",
+    "retries",
+    "caches",
+    "renders",
+    "paginates",
+    "validates",
+    "refunds",
+    "syncs",
+    "expires",
+    "locks",
+    "notifies",
 ];
 const NOUNS: &[&str] = &[
-    "order", "session", "token", "invoice", "item", "user", "coupon", "address", "payment",
-    "message", "channel", "report", "review", "warehouse", "discount", "subscription",
+    "order",
+    "session",
+    "token",
+    "invoice",
+    "item",
+    "user",
+    "coupon",
+    "address",
+    "payment",
+    "message",
+    "channel",
+    "report",
+    "review",
+    "warehouse",
+    "discount",
+    "subscription",
 ];
 const ERRORS: &[(&str, &str)] = &[
     ("AssertionError", "assert response.status_code == 200"),
     ("KeyError", "'order_id'"),
-    ("TimeoutError", "timed out after 30.0s waiting for websocket frame"),
-    ("requests.exceptions.HTTPError", "500 Server Error: Internal Server Error for url: /api/orders"),
-    ("AttributeError", "'coroutine' object has no attribute 'json'"),
-    ("ValueError", "invalid literal for int() with base 10: 'abc'"),
+    (
+        "TimeoutError",
+        "timed out after 30.0s waiting for websocket frame",
+    ),
+    (
+        "requests.exceptions.HTTPError",
+        "500 Server Error: Internal Server Error for url: /api/orders",
+    ),
+    (
+        "AttributeError",
+        "'coroutine' object has no attribute 'json'",
+    ),
+    (
+        "ValueError",
+        "invalid literal for int() with base 10: 'abc'",
+    ),
 ];
 
 /// A pytest `--junitxml` report with `tests` test cases, of which about
@@ -64,7 +118,11 @@ pub fn generate_junit(tests: usize, fail_ratio: f64, trace_lines: usize) -> Stri
         let in_file = (tests / files_count).max(1) + rng.below(40);
         for _ in 0..in_file.min(tests - i) {
             let class = if rng.below(3) == 0 {
-                format!(".Test{}{}", capitalize(rng.pick(VERBS)), capitalize(rng.pick(NOUNS)))
+                format!(
+                    ".Test{}{}",
+                    capitalize(rng.pick(VERBS)),
+                    capitalize(rng.pick(NOUNS))
+                )
             } else {
                 String::new()
             };
@@ -139,11 +197,16 @@ pub fn generate_junit(tests: usize, fail_ratio: f64, trace_lines: usize) -> Stri
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 #[cfg(test)]
@@ -156,6 +219,10 @@ mod tests {
         assert_eq!(a, generate_junit(500, 0.02, 5));
         let r = crate::ingest::parse(a.as_bytes()).unwrap();
         assert_eq!(r.tests.len(), 500);
-        assert!(r.tests.iter().all(|t| t.id.starts_with("tests/e2e/") && t.id.contains(".py::")));
+        assert!(
+            r.tests
+                .iter()
+                .all(|t| t.id.starts_with("tests/e2e/") && t.id.contains(".py::"))
+        );
     }
 }

@@ -95,7 +95,10 @@ pub fn decode_content(raw: &str) -> String {
 
 /// First line that is not blank, trimmed.
 pub fn first_line(s: &str) -> &str {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
 }
 
 /// Removes ANSI escape sequences (CSI, OSC, two-byte ESC sequences) and
@@ -170,7 +173,11 @@ pub fn pytest_unmangle(s: &str) -> Cow<'_, str> {
 /// conventional test folder (`test`, `tests`, `__tests__`, `spec`), so
 /// `/ci/proj/test/a.test.mjs` becomes `test/a.test.mjs`.
 pub fn relative_paths(paths: &[&str]) -> Vec<String> {
-    let absolute: Vec<&str> = paths.iter().copied().filter(|p| p.starts_with('/')).collect();
+    let absolute: Vec<&str> = paths
+        .iter()
+        .copied()
+        .filter(|p| p.starts_with('/'))
+        .collect();
     if absolute.is_empty() {
         return paths.iter().map(|p| p.to_string()).collect();
     }
@@ -183,7 +190,10 @@ pub fn relative_paths(paths: &[&str]) -> Vec<String> {
         common.truncate(same);
     }
     while let Some(last) = common.last() {
-        if matches!(*last, "test" | "tests" | "__tests__" | "spec" | "specs" | "e2e") {
+        if matches!(
+            *last,
+            "test" | "tests" | "__tests__" | "spec" | "specs" | "e2e"
+        ) {
             common.pop();
         } else {
             break;
@@ -202,7 +212,10 @@ mod tests {
 
     #[test]
     fn unescape_keeps_unknown_entities() {
-        assert_eq!(unescape("a &lt;b&gt; &amp; &lol9; & x"), "a <b> & &lol9; & x");
+        assert_eq!(
+            unescape("a &lt;b&gt; &amp; &lol9; & x"),
+            "a <b> & &lol9; & x"
+        );
         assert_eq!(unescape("&#27;[31m&#x41;"), "\u{1b}[31mA");
         assert_eq!(unescape("&#0;"), "&#0;");
         assert_eq!(unescape("&#99999999999;"), "&#99999999999;");
@@ -210,7 +223,10 @@ mod tests {
 
     #[test]
     fn content_with_cdata_and_comments() {
-        assert_eq!(decode_content("a&lt;<![CDATA[<x>&amp;]]><!-- c -->b"), "a<<x>&amp;b");
+        assert_eq!(
+            decode_content("a&lt;<![CDATA[<x>&amp;]]><!-- c -->b"),
+            "a<<x>&amp;b"
+        );
         assert_eq!(decode_content("<![CDATA[unterminated"), "unterminated");
     }
 
@@ -218,7 +234,10 @@ mod tests {
     fn ansi_is_stripped_from_messages() {
         assert_eq!(strip_ansi("\u{1b}[31mred\u{1b}[0m ok"), "red ok");
         assert_eq!(strip_ansi("\u{1b}]52;c;abc\u{7}x"), "x");
-        assert_eq!(message_line("\n  \u{1b}[1mE\u{1b}[0m: boom  \nmore"), "E: boom");
+        assert_eq!(
+            message_line("\n  \u{1b}[1mE\u{1b}[0m: boom  \nmore"),
+            "E: boom"
+        );
     }
 
     #[test]
