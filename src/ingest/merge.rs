@@ -115,3 +115,27 @@ pub fn merge(reports: &[&Report]) -> Vec<TestCase> {
     }
     out
 }
+
+/// [`merge`] for reports the caller no longer needs: moves the tests instead
+/// of cloning them (a single 100k-test report is returned without a copy).
+pub fn merge_owned(mut reports: Vec<Report>) -> Vec<TestCase> {
+    if reports.len() == 1 {
+        return std::mem::take(&mut reports[0].tests);
+    }
+    let total: usize = reports.iter().map(|r| r.tests.len()).sum();
+    let mut out: Vec<TestCase> = Vec::with_capacity(total);
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(total);
+    for r in reports {
+        for t in r.tests {
+            let k = key(&t.id).into_owned();
+            match index.get(&k) {
+                Some(&i) => prefer(&mut out[i], t),
+                None => {
+                    index.insert(k, out.len());
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out
+}
