@@ -164,6 +164,13 @@ fn every_fixture_case_matches_its_console() {
         let reports = reports_of(case, &expected);
         let refs: Vec<&Report> = reports.iter().map(|(_, r)| r).collect();
         let tests = ingest::merge(&refs);
+        let owned: Vec<Report> = reports.iter().map(|(_, r)| r.clone()).collect();
+        assert_eq!(
+            ingest::merge_owned(owned),
+            tests,
+            "{}: merge_owned == merge",
+            case.display()
+        );
 
         // Counts: expected, or one of alt-expected's accepted alternatives
         // (formats that cannot express what the console showed).

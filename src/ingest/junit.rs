@@ -25,7 +25,6 @@ use std::ops::Range;
 
 use quick_xml::Reader;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
-use quick_xml::events::attributes::{Attribute, Attributes};
 use quick_xml::events::{BytesStart, Event};
 
 use super::text::{decode_content, first_line, message_line, pytest_unmangle, strip_ansi};
@@ -230,46 +229,70 @@ fn xml_error(src: &str, e: &XmlError, pos: u64) -> IngestError {
     }
 }
 
-/// The attributes of a start tag, borrowing from the input (`'a`), without
-/// quick-xml's duplicate check (quadratic on absurd attribute counts).
-/// Malformed attributes are skipped.
-fn attrs<'a>(src: &'a str, e: &BytesStart<'_>) -> impl Iterator<Item = Attribute<'a>> {
+/// The attributes of a start tag as `(key, raw value)` pairs borrowed from
+/// the input (`'a`). A small scanner instead of quick-xml's attribute
+/// iterator: no duplicate check (quadratic on absurd attribute counts), no
+/// allocation; it stops at the first malformed attribute.
+fn attrs<'a>(src: &'a str, e: &BytesStart<'_>) -> AttrScan<'a> {
     let name_len = e.name().as_ref().len();
     // The slice reader hands out tags borrowed from `src`: find the tag's
-    // place in `src` to get attribute values that live as long as the input.
+    // place in `src` so values live as long as the input.
     let tag: &[u8] = e;
     let offset = (tag.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
-    let content = src.get(offset..offset.saturating_add(tag.len()));
-    content
-        .map(|s| {
-            let mut a = Attributes::new(s, name_len);
-            a.with_checks(false);
-            a
+    let rest = src
+        .as_bytes()
+        .get(offset..offset.saturating_add(tag.len()))
+        .and_then(|t| t.get(name_len..))
+        .unwrap_or_default();
+    AttrScan { rest }
+}
+
+struct AttrScan<'a> {
+    rest: &'a [u8],
+}
+
+struct Attr<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+}
+
+impl<'a> Iterator for AttrScan<'a> {
+    type Item = Attr<'a>;
+    fn next(&mut self) -> Option<Attr<'a>> {
+        let r = self.rest;
+        let start = r.iter().position(|c| !c.is_ascii_whitespace())?;
+        let eq = start + memchr::memchr(b'=', &r[start..])?;
+        let key = r[start..eq].trim_ascii_end();
+        let after = eq + 1 + r[eq + 1..].iter().position(|c| !c.is_ascii_whitespace())?;
+        let quote = r[after];
+        if quote != b'"' && quote != b'\'' {
+            self.rest = &[];
+            return None;
+        }
+        let close = after + 1 + memchr::memchr(quote, &r[after + 1..])?;
+        self.rest = &r[close + 1..];
+        // Keys with a namespace prefix (`xsi:foo`) are matched by local name.
+        let key = key.rsplit(|&c| c == b':').next().unwrap_or(key);
+        Some(Attr {
+            key,
+            value: &r[after + 1..close],
         })
-        .into_iter()
-        .flatten()
-        .flatten()
+    }
 }
 
 /// Attribute value as text: borrowed from the input when it has no escapes.
-fn attr_text(value: Cow<'_, [u8]>) -> Cow<'_, str> {
-    match value {
-        Cow::Borrowed(b) => match std::str::from_utf8(b) {
-            Ok(s) => super::text::unescape(s),
-            Err(_) => Cow::Owned(String::from_utf8_lossy(b).into_owned()),
-        },
-        Cow::Owned(b) => {
-            let s = String::from_utf8_lossy(&b).into_owned();
-            Cow::Owned(super::text::unescape(&s).into_owned())
-        }
+fn attr_text(value: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(value) {
+        Ok(s) => super::text::unescape(s),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(value).into_owned()),
     }
 }
 
 fn parse_time(s: &str) -> Option<f64> {
-    let t: f64 = if s.contains(',') {
-        s.replace(',', "").parse().ok()?
-    } else {
-        s.parse().ok()?
+    // Some Surefire locales write `1,234.5`.
+    let t: f64 = match s.parse() {
+        Ok(t) => t,
+        Err(_) => s.replace(',', "").parse().ok()?,
     };
     (t.is_finite() && t >= 0.0).then_some(t)
 }
@@ -281,7 +304,7 @@ fn parse_count(s: &str) -> Option<usize> {
 impl<'a> Parser<'a> {
     fn root_attrs(&mut self, e: &BytesStart<'a>) {
         for a in attrs(self.src, e) {
-            match a.key.local_name().as_ref() {
+            match a.key {
                 b"name" => {
                     self.root_dialect = match &*attr_text(a.value) {
                         "pytest tests" => Dialect::Pytest,
@@ -323,7 +346,7 @@ impl<'a> Parser<'a> {
             bare: Vec::new(),
         };
         for a in attrs(self.src, e) {
-            match a.key.local_name().as_ref() {
+            match a.key {
                 b"name" => suite.name = attr_text(a.value).into_owned(),
                 b"file" => suite.file = Some(attr_text(a.value).into_owned()),
                 b"tests" => suite.tests_attr = parse_count(&attr_text(a.value)),
@@ -344,10 +367,7 @@ impl<'a> Parser<'a> {
     }
 
     fn property(&mut self, e: &BytesStart<'a>) {
-        let go_version =
-            e.attributes().with_checks(false).flatten().any(|a| {
-                a.key.local_name().as_ref() == b"name" && a.value.as_ref() == b"go.version"
-            });
+        let go_version = attrs(self.src, e).any(|a| a.key == b"name" && a.value == b"go.version");
         if go_version && let Some(s) = self.suites.last_mut() {
             s.dialect = Dialect::Go;
         }
@@ -366,15 +386,11 @@ impl<'a> Parser<'a> {
             has_children: false,
         };
         for a in attrs(self.src, e) {
-            match a.key.local_name().as_ref() {
+            match a.key {
                 b"classname" => c.classname = attr_text(a.value),
                 b"name" => c.name = attr_text(a.value),
                 b"file" => c.file = Some(attr_text(a.value)),
-                b"time" => {
-                    if let Cow::Borrowed(b) = a.value {
-                        c.time = std::str::from_utf8(b).ok().and_then(parse_time);
-                    }
-                }
+                b"time" => c.time = std::str::from_utf8(a.value).ok().and_then(parse_time),
                 _ => {}
             }
         }
@@ -400,7 +416,7 @@ impl<'a> Parser<'a> {
                 let mut message = Cow::Borrowed("");
                 let mut kind = None;
                 for a in attrs(self.src, e) {
-                    match a.key.local_name().as_ref() {
+                    match a.key {
                         b"message" => message = attr_text(a.value),
                         b"type" => {
                             let t = attr_text(a.value);
@@ -423,11 +439,7 @@ impl<'a> Parser<'a> {
                     stderr: String::new(),
                 }));
             }
-            b"skipped" => {
-                if c.failure.is_none() {
-                    c.outcome = Outcome::Skipped;
-                }
-            }
+            b"skipped" if c.failure.is_none() => c.outcome = Outcome::Skipped,
             b"system-out" => c.stdout = span,
             b"system-err" => c.stderr = span,
             _ => {}
@@ -476,10 +488,10 @@ impl<'a> Parser<'a> {
         let (id, module) = self.id_and_module(dialect, &c);
         if let Some(f) = c.failure.as_deref_mut() {
             f.message = failure_message(dialect, f);
-            if dialect == Dialect::Pytest {
-                if let Cow::Owned(d) = pytest_unmangle(&f.detail) {
-                    f.detail = d;
-                }
+            if dialect == Dialect::Pytest
+                && let Cow::Owned(d) = pytest_unmangle(&f.detail)
+            {
+                f.detail = d;
             }
             if let Some(s) = c.stdout.take() {
                 f.stdout = trim_block(decode_content(&self.src[s]));
@@ -488,10 +500,12 @@ impl<'a> Parser<'a> {
                 f.stderr = trim_block(decode_content(&self.src[s]));
             }
         }
-        if dialect == Dialect::Jest && !c.has_children && c.time == Some(0.0) {
-            if let Some(s) = self.suites.last_mut() {
-                s.bare.push(self.tests.len());
-            }
+        if dialect == Dialect::Jest
+            && !c.has_children
+            && c.time == Some(0.0)
+            && let Some(s) = self.suites.last_mut()
+        {
+            s.bare.push(self.tests.len());
         }
         let test = TestCase {
             id,

@@ -7,8 +7,9 @@
 //! 1. a failing outcome (failed/errored) beats a non-failing one: a failure
 //!    seen by any report of the run is never hidden;
 //! 2. a failure with a detail (traceback) beats one without;
-//! 3. a failure beats none, a skip beats a pass (more specific);
-//! on a tie the earlier entry stays. The winner then borrows what it lacks
+//! 3. a failure beats none, a skip beats a pass (more specific).
+//!
+//! On a tie the earlier entry stays. The winner then borrows what it lacks
 //! from the other (duration, captured stdout/stderr, failure kind).
 //! So a JUnit file and a report-log of the same run count each test once,
 //! and disjoint shards add up.
@@ -108,6 +109,30 @@ pub fn merge(reports: &[&Report]) -> Vec<TestCase> {
                 None => {
                     index.insert(key(&t.id), out.len());
                     out.push(t.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`merge`] for reports the caller no longer needs: moves the tests instead
+/// of cloning them (a single 100k-test report is returned without a copy).
+pub fn merge_owned(mut reports: Vec<Report>) -> Vec<TestCase> {
+    if reports.len() == 1 {
+        return std::mem::take(&mut reports[0].tests);
+    }
+    let total: usize = reports.iter().map(|r| r.tests.len()).sum();
+    let mut out: Vec<TestCase> = Vec::with_capacity(total);
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(total);
+    for r in reports {
+        for t in r.tests {
+            let k = key(&t.id).into_owned();
+            match index.get(&k) {
+                Some(&i) => prefer(&mut out[i], t),
+                None => {
+                    index.insert(k, out.len());
+                    out.push(t);
                 }
             }
         }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::model::Report;
 
 pub use lines::LineReader;
-pub use merge::merge;
+pub use merge::{merge, merge_owned};
 pub use synthetic::generate_junit;
 pub use text::strip_ansi;
 

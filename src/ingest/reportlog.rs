@@ -23,11 +23,9 @@ impl ReportLogState {
     pub fn event(&mut self, v: &Value, sink: &mut Sink) {
         match v.get("$report_type").and_then(Value::as_str).unwrap_or("") {
             "SessionFinish" => self.finished = true,
-            "CollectReport" => {
-                if v.get("outcome").and_then(Value::as_str) == Some("failed") {
-                    let nodeid = v.get("nodeid").and_then(Value::as_str).unwrap_or("");
-                    sink.upsert(collection_error(nodeid, v.get("longrepr")));
-                }
+            "CollectReport" if v.get("outcome").and_then(Value::as_str) == Some("failed") => {
+                let nodeid = v.get("nodeid").and_then(Value::as_str).unwrap_or("");
+                sink.upsert(collection_error(nodeid, v.get("longrepr")));
             }
             "TestReport" => self.test_report(v, sink),
             _ => {}
