@@ -42,12 +42,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         )),
         _ => {}
     }
-    let state_word = if it.data.running {
-        "running"
-    } else {
-        "finished"
-    };
-    when.push(state_word.to_string());
+    if it.data.running {
+        when.push("running".to_string());
+    } else if finished.is_none() {
+        when.push("finished".to_string());
+    }
     lines.push(Line::raw(when.join(" · ")));
     if let Some(meta) = &it.data.meta {
         for (label, value) in [

@@ -29,7 +29,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         s.modules.len()
     );
     if !state.filter.is_empty() {
-        title.push_str(&format!("· {} shown ", state.module_rows.len()));
+        title.push_str(&format!(
+            "· filter: {} · {} shown ",
+            state.filter,
+            state.module_rows.len()
+        ));
     }
     let block = pane_block(Line::styled(title, theme.title()), focused, theme);
     let inner = block.inner(area);
