@@ -23,18 +23,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         return;
     };
     let s = &it.summary;
-    let mut title = format!(
-        " Modules {}/{} passing ",
-        s.green_modules(),
-        s.modules.len()
-    );
-    if !state.filter.is_empty() {
-        title.push_str(&format!(
-            "· filter: {} · {} shown ",
-            state.filter,
-            state.module_rows.len()
-        ));
-    }
+    let (green, all) = (s.green_modules(), s.modules.len());
+    let title = if state.filter.is_empty() {
+        format!(" Modules {green}/{all} passing ")
+    } else {
+        // Shorter when filtered, so the filter itself fits in the title.
+        let shown = state.module_rows.len();
+        format!(
+            " Modules {green}/{all} · {shown} shown · filter: {} ",
+            state.filter
+        )
+    };
     let block = pane_block(Line::styled(title, theme.title()), focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
