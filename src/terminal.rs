@@ -189,6 +189,12 @@ fn apply(terminal: &mut ratatui::DefaultTerminal, state: &mut State, msg: Msg) -
     for effect in update(state, msg) {
         match effect {
             Effect::Quit => return Ok(true),
+            Effect::Start { kind, .. } => {
+                // Wired to the runner in the next step.
+                let reason = "running commands is not available in this build".to_string();
+                return apply(terminal, state, Msg::RunRefused { kind, reason });
+            }
+            Effect::Cancel => {}
             Effect::Copy(text) => {
                 let seq = osc52(&text, std::env::var_os("TMUX").is_some());
                 let out = terminal.backend_mut();

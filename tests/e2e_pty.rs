@@ -229,7 +229,7 @@ fn broken_and_hostile_reports_are_named_and_never_reach_the_terminal() {
     tui.wait_for("the good report still shown", |s| {
         s.contains("KeyError: 'durian'")
     });
-    tui.press("5");
+    tui.press("6");
     tui.wait_text("deploy.json");
     tui.press("1");
     tui.wait_text("<U+202E>");

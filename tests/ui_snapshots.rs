@@ -178,7 +178,7 @@ fn warnings_are_named() {
         },
     );
     let line = screen(&s);
-    keys(&mut s, "5");
+    keys(&mut s, "6");
     insta::assert_snapshot!("warnings_line", line);
     insta::assert_snapshot!("warnings_pane", screen(&s));
 }

@@ -26,6 +26,16 @@ pub enum Action {
     SearchNext,
     SearchPrev,
     FocusTab(usize),
+    // Side effects: upper case keys (the k9s/lazygit safety habit).
+    RunTests,
+    Deploy,
+    Next,
+    RerunFailed,
+    CancelRun,
+    ToggleAuto,
+    // Answers to a confirmation.
+    Yes,
+    No,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +43,7 @@ pub enum Mode {
     List,
     Detail,
     Help,
+    Confirm,
 }
 
 /// The key -> action table. Text input (filter, search) is handled before this.
@@ -49,10 +60,20 @@ pub fn action_for(mode: Mode, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
+    if mode == Mode::Confirm {
+        return match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Yes),
+            _ => Some(No),
+        };
+    }
     if mode == Mode::Help {
-        // Any key closes help; q still quits.
+        // j/k scroll a help longer than the screen; q quits; any other key closes.
         return Some(match key.code {
             KeyCode::Char('q') => Quit,
+            KeyCode::Char('j') | KeyCode::Down => Down,
+            KeyCode::Char('k') | KeyCode::Up => Up,
+            KeyCode::PageDown | KeyCode::Char(' ') => PageDown,
+            KeyCode::PageUp => PageUp,
             _ => Back,
         });
     }
@@ -90,22 +111,31 @@ pub fn action_for(mode: Mode, key: KeyEvent) -> Option<Action> {
             KeyCode::Enter | KeyCode::Char('l') => Some(Open),
             KeyCode::Char('/') => Some(Filter),
             KeyCode::Char('c') => Some(ClearFilter),
-            KeyCode::Char(c @ '1'..='5') => Some(FocusTab(c as usize - '1' as usize)),
+            KeyCode::Char(c @ '1'..='6') => Some(FocusTab(c as usize - '1' as usize)),
+            KeyCode::Char('T') => Some(RunTests),
+            KeyCode::Char('D') => Some(Deploy),
+            KeyCode::Char('N') => Some(Next),
+            KeyCode::Char('R') => Some(RerunFailed),
+            KeyCode::Char('X') => Some(CancelRun),
+            KeyCode::Char('A') => Some(ToggleAuto),
             _ => None,
         },
-        Mode::Help => None,
+        Mode::Help | Mode::Confirm => None,
     }
 }
 
 /// The help screen's table, generated from the same words the keymap uses.
 pub const HELP: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit"),
-    ("?", "this help (any key closes it)"),
+    ("?", "this help (j/k scroll, any other key closes it)"),
     (
         "Tab  Shift-Tab",
         "move focus between panes (tabs on small terminals)",
     ),
-    ("1-5", "panes: failures modules iteration deploy warnings"),
+    (
+        "1-6",
+        "panes: failures modules iteration deploy output warnings",
+    ),
     ("←/→  [ ]", "previous / next iteration"),
     ("G  End", "back to the live (latest) iteration"),
     ("j/k  ↑/↓", "move; PgUp/PgDn, Ctrl-U/Ctrl-D page"),
@@ -120,4 +150,13 @@ pub const HELP: &[(&str, &str)] = &[
     ("n / N", "next / previous search hit (detail)"),
     ("g / G", "top / bottom (detail)"),
     ("y", "copy the failure (id, message, traceback) via OSC 52"),
+    ("T", "run the tests (asks first while a deploy runs)"),
+    ("D", "deploy (asks y/n, naming service and revision)"),
+    (
+        "N",
+        "next iteration: new folder, deploy, tests if it worked",
+    ),
+    ("R", "rerun only the failing tests (green is provisional)"),
+    ("X", "cancel the running command (asks y/n)"),
+    ("A", "auto mode: tests follow every successful deploy"),
 ];

@@ -1,7 +1,9 @@
 //! The application core: state, messages, effects and the one pure `update`.
 //! Nothing here does I/O or knows the terminal; `crate::terminal` runs it.
 
+mod control;
 mod detail;
+mod drive;
 mod iteration;
 mod keymap;
 mod msg;
@@ -9,7 +11,9 @@ mod rows;
 mod state;
 mod update;
 
+pub use control::{ActiveRun, Auto, Commands, Confirm, Control, Output, Stage};
 pub use detail::{Detail, detail_lines};
+pub use drive::loop_stage;
 pub use iteration::Iteration;
 pub use keymap::{Action, HELP as KEYMAP_HELP, action_for};
 

@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
+use crate::model::{RunKind, RunRecord};
 use crate::results::IterationData;
 
 /// Everything that can happen to loopdeck, as data.
@@ -19,6 +20,20 @@ pub enum Msg {
     RootError(Option<String>),
     /// Warnings that concern the whole directory (watcher trouble, unreadable root).
     DirWarning(String),
+    /// A command this loopdeck asked for has started (its record id).
+    RunStarted {
+        kind: RunKind,
+        id: String,
+    },
+    /// Output lines of the running command, already sanitized.
+    RunOutput(Vec<String>),
+    /// The command ended (or could not start); the record as written to runs.jsonl.
+    RunFinished(RunRecord),
+    /// A run was not started: the lock is held, the command is missing...
+    RunRefused {
+        kind: RunKind,
+        reason: String,
+    },
     /// Wall clock; only sent while something on screen shows elapsed time.
     Tick(DateTime<Utc>),
 }
@@ -29,4 +44,11 @@ pub enum Effect {
     Quit,
     /// Put this text on the user's clipboard (OSC 52, works over SSH/tmux).
     Copy(String),
+    /// Start a command; `next_iteration` first creates the next iteration folder.
+    Start {
+        kind: RunKind,
+        next_iteration: bool,
+    },
+    /// Terminate the running command's process group (TERM, then KILL).
+    Cancel,
 }

@@ -2,6 +2,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
+use super::control::{ActiveRun, Auto, Confirm, Control, Output};
 use super::detail::Detail;
 use super::iteration::Iteration;
 use super::rows::{self, FailureRow};
@@ -14,15 +15,17 @@ pub enum Focus {
     Modules,
     Iteration,
     Deploy,
+    Output,
     Warnings,
 }
 
 impl Focus {
-    pub const ALL: [Focus; 5] = [
+    pub const ALL: [Focus; 6] = [
         Focus::Failures,
         Focus::Modules,
         Focus::Iteration,
         Focus::Deploy,
+        Focus::Output,
         Focus::Warnings,
     ];
 
@@ -32,6 +35,7 @@ impl Focus {
             Focus::Modules => "Modules",
             Focus::Iteration => "Iteration",
             Focus::Deploy => "Deploy",
+            Focus::Output => "Output",
             Focus::Warnings => "Warnings",
         }
     }
@@ -63,6 +67,7 @@ pub struct State {
     pub input: Option<Input>,
     pub detail: Option<Detail>,
     pub help: bool,
+    pub help_scroll: usize,
     pub dir_warnings: Vec<String>,
     pub root_error: Option<String>,
     pub size: (u16, u16),
@@ -75,6 +80,13 @@ pub struct State {
     /// whenever one of those changes so that drawing stays cheap.
     pub failure_rows: Vec<FailureRow>,
     pub module_rows: Vec<usize>,
+    /// May this loopdeck run commands (a config), or is it a viewer?
+    pub control: Control,
+    pub confirm: Option<Confirm>,
+    /// The command this loopdeck runs now.
+    pub active: Option<ActiveRun>,
+    pub auto: Auto,
+    pub output: Output,
 }
 
 impl State {
@@ -93,6 +105,7 @@ impl State {
             input: None,
             detail: None,
             help: false,
+            help_scroll: 0,
             dir_warnings: Vec::new(),
             root_error: None,
             size: (80, 24),
@@ -101,6 +114,13 @@ impl State {
             flash: None,
             failure_rows: Vec::new(),
             module_rows: Vec::new(),
+            control: Control::ReadOnly(
+                "no loopdeck.toml: a read-only viewer (`loopdeck init` writes one)".into(),
+            ),
+            confirm: None,
+            active: None,
+            auto: Auto::default(),
+            output: Output::default(),
         }
     }
 
@@ -172,11 +192,12 @@ impl State {
     /// True when something on screen shows elapsed time, so the clock must tick.
     pub fn needs_clock(&self) -> bool {
         use crate::model::DeployState;
-        self.current().is_some_and(|it| {
-            it.data.running
-                || it.data.deploy.as_ref().is_some_and(|d| {
-                    matches!(d.state, DeployState::Deploying | DeployState::Queued)
-                })
-        })
+        self.active.is_some()
+            || self.current().is_some_and(|it| {
+                it.data.running
+                    || it.data.deploy.as_ref().is_some_and(|d| {
+                        matches!(d.state, DeployState::Deploying | DeployState::Queued)
+                    })
+            })
     }
 }

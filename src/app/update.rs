@@ -3,6 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::detail::{Detail, clipboard_text, detail_lines, search_hits};
+use super::drive;
 use super::iteration::Iteration;
 use super::keymap::{Action, Mode, action_for};
 use super::msg::{Effect, Msg};
@@ -30,6 +31,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             if !state.dir_warnings.contains(&w) {
                 state.dir_warnings.push(w);
             }
+            Vec::new()
+        }
+        Msg::RunStarted { kind, id } => {
+            drive::on_started(state, kind, id);
+            Vec::new()
+        }
+        Msg::RunOutput(lines) => {
+            drive::on_output(state, lines);
+            Vec::new()
+        }
+        Msg::RunFinished(record) => drive::on_finished(state, record),
+        Msg::RunRefused { kind, reason } => {
+            drive::on_refused(state, kind, reason);
             Vec::new()
         }
         Msg::Tick(now) => {
@@ -78,7 +92,9 @@ fn on_data(state: &mut State, changed: Vec<IterationData>, removed: Vec<String>)
 }
 
 fn mode(state: &State) -> Mode {
-    if state.help {
+    if state.confirm.is_some() {
+        Mode::Confirm
+    } else if state.help {
         Mode::Help
     } else if state.detail.is_some() {
         Mode::Detail
@@ -100,10 +116,19 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     };
     match mode(state) {
+        Mode::Confirm => drive::on_confirm(state, action == Action::Yes),
         Mode::Help => {
-            state.help = false;
-            if action == Action::Quit {
-                return vec![Effect::Quit];
+            match action {
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+                    state.help_scroll = step(
+                        state.help_scroll,
+                        super::keymap::HELP.len(),
+                        action,
+                        page(state),
+                    );
+                }
+                Action::Quit => return quit(state),
+                _ => state.help = false,
             }
             Vec::new()
         }
@@ -183,8 +208,14 @@ fn on_list_action(state: &mut State, action: Action) -> Vec<Effect> {
     use Action::*;
     let page = page(state);
     match action {
-        Quit => return vec![Effect::Quit],
-        Help => state.help = true,
+        Quit => return quit(state),
+        Help => {
+            state.help = true;
+            state.help_scroll = 0;
+        }
+        RunTests | Deploy | Next | RerunFailed | CancelRun | ToggleAuto => {
+            return drive::on_trigger(state, action);
+        }
         FocusNext | FocusPrev => {
             let all = Focus::ALL;
             let i = all.iter().position(|f| *f == state.focus).unwrap_or(0);
@@ -220,6 +251,8 @@ fn on_list_action(state: &mut State, action: Action) -> Vec<Effect> {
                 }
             }
         }
+        // In the output pane End/G resumes following the tail.
+        Live if state.focus == Focus::Output => state.output.back = 0,
         Live => view_iteration(state, None),
         Up | Down | PageUp | PageDown | Top | Bottom => match state.focus {
             Focus::Failures => {
@@ -233,6 +266,17 @@ fn on_list_action(state: &mut State, action: Action) -> Vec<Effect> {
             Focus::Modules => {
                 state.modules_cursor =
                     step(state.modules_cursor, state.module_rows.len(), action, page)
+            }
+            Focus::Output => {
+                let len = state.output.lines.len();
+                state.output.back = match action {
+                    Up => (state.output.back + 1).min(len.saturating_sub(1)),
+                    Down => state.output.back.saturating_sub(1),
+                    PageUp => (state.output.back + page).min(len.saturating_sub(1)),
+                    PageDown => state.output.back.saturating_sub(page),
+                    Top => len.saturating_sub(1),
+                    _ => 0,
+                };
             }
             _ => state.scroll = step(state.scroll as usize, u16::MAX as usize, action, page) as u16,
         },
@@ -252,9 +296,19 @@ fn on_list_action(state: &mut State, action: Action) -> Vec<Effect> {
             }
             state.flash = Some("select a failing test to copy it".into());
         }
-        SearchNext | SearchPrev => {}
+        SearchNext | SearchPrev | Yes | No => {}
     }
     Vec::new()
+}
+
+/// Quitting while a command runs asks first (and cancels it on yes).
+fn quit(state: &mut State) -> Vec<Effect> {
+    if state.active.is_some() {
+        state.confirm = Some(super::control::Confirm::QuitWhileRunning);
+        Vec::new()
+    } else {
+        vec![Effect::Quit]
+    }
 }
 
 fn clear_filter(state: &mut State) {
@@ -343,7 +397,7 @@ fn on_detail_action(state: &mut State, action: Action) -> Vec<Effect> {
         .map(detail_lines)
         .unwrap_or_default();
     match action {
-        Quit => return vec![Effect::Quit],
+        Quit => return quit(state),
         Help => state.help = true,
         Back => state.detail = None,
         Up | Down | PageUp | PageDown | Top | Bottom => {

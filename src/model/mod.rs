@@ -4,10 +4,14 @@
 
 mod deploy;
 mod iteration;
+mod run;
 mod summary;
 mod test_case;
+mod time;
 
 pub use deploy::{DeployState, Deployment};
 pub use iteration::IterationMeta;
+pub use run::{RunKind, RunRecord};
 pub use summary::{FailureGroup, ModuleSummary, Summary, Totals, signature};
 pub use test_case::{Failure, Outcome, Report, TestCase};
+pub use time::{duration_text, parse_time};

@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use crate::app::{Input, State};
+use crate::app::{Control, Input, State, loop_stage};
+use crate::model::duration_text;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let line = if let Some(input) = &state.input {
@@ -47,6 +48,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             ]
         };
         let mut spans = vec![Span::raw(" ")];
+        if state.detail.is_none() {
+            spans.extend(loop_status(state, theme));
+        }
         // Whole hints only: stop before one would be cut (? help lists them all).
         let mut used = 1;
         for (k, what) in keys {
@@ -59,10 +63,46 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             spans.push(Span::styled(*k, theme.key()));
             spans.push(Span::raw(hint));
         }
-        if area.width >= 100 {
+        if area.width >= 100 && matches!(state.control, Control::ReadOnly(_)) {
             spans.push(Span::styled("read-only viewer", theme.dim()));
         }
         Line::from(spans)
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// What runs now, or where the loop stands and the key that moves it on.
+fn loop_status<'a>(state: &State, theme: &Theme) -> Vec<Span<'a>> {
+    if let Some(a) = &state.active {
+        let took = duration_text((state.now - a.started).num_seconds());
+        let word = if a.cancelling {
+            "cancelling"
+        } else {
+            "running"
+        };
+        return vec![
+            Span::styled(
+                format!("● {} {word} {took}", a.kind.label()),
+                theme.accent(),
+            ),
+            Span::raw(" · "),
+            Span::styled("X", theme.key()),
+            Span::raw(" cancel │ "),
+        ];
+    }
+    let Control::Enabled(_) = state.control else {
+        return Vec::new();
+    };
+    let stage = loop_stage(state);
+    let mut spans = vec![Span::styled(format!("{} ", stage.label()), theme.title())];
+    if let Some((key, what)) = stage.next_step() {
+        spans.push(Span::raw("→ "));
+        spans.push(Span::styled(key, theme.key()));
+        spans.push(Span::raw(format!(" {what}")));
+    }
+    if state.auto.on {
+        spans.push(Span::styled(" · AUTO", theme.accent()));
+    }
+    spans.push(Span::raw(" │ "));
+    spans
 }

@@ -18,23 +18,7 @@ pub fn percent(done: usize, total: usize) -> usize {
     (done.min(total) * 100).checked_div(total).unwrap_or(0)
 }
 
-/// `m:ss` or `h:mm:ss`.
-pub fn duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
-}
-
-pub fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
-    let s = s?;
-    DateTime::parse_from_rfc3339(s.trim())
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
+pub use crate::model::{duration_text as duration, parse_time};
 
 pub fn clock(t: DateTime<Utc>, tz: FixedOffset) -> String {
     t.with_timezone(&tz).format("%H:%M").to_string()

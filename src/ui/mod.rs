@@ -1,6 +1,7 @@
 //! Drawing. Every function here reads `&State` and never changes it.
 //! One file per pane; this file only lays them out.
 
+mod confirm;
 mod deploy;
 mod detail;
 mod failures;
@@ -10,6 +11,7 @@ mod header;
 mod help;
 mod iteration;
 mod modules;
+mod output;
 mod theme;
 mod warnings;
 
@@ -46,7 +48,10 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
         draw_wide(frame, body, state, theme, &warnings);
     }
     if state.help {
-        help::draw(frame, area, theme);
+        help::draw(frame, area, state.help_scroll, theme);
+    }
+    if let Some(q) = state.confirm {
+        confirm::draw(frame, area, state, q, theme);
     }
 }
 
@@ -56,12 +61,27 @@ fn draw_wide(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, warnin
     } else {
         8
     };
-    let [top, bottom] =
-        Layout::vertical([Constraint::Min(5), Constraint::Length(bottom_h)]).areas(area);
+    // The output pane appears once there is output (or the user asks for it).
+    let show_output =
+        state.active.is_some() || !state.output.lines.is_empty() || state.focus == Focus::Output;
+    let output_h = if show_output {
+        (area.height / 4).max(6)
+    } else {
+        0
+    };
+    let [top, out, bottom] = Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(output_h),
+        Constraint::Length(bottom_h),
+    ])
+    .areas(area);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(top);
     modules::draw(frame, left, state, theme);
     failures::draw(frame, right, state, theme);
+    if show_output {
+        output::draw(frame, out, state, theme);
+    }
     if state.focus == Focus::Warnings {
         warnings::draw_pane(frame, bottom, state, warnings, theme);
     } else {
@@ -96,6 +116,7 @@ fn draw_tabbed(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, warn
         Focus::Modules => modules::draw(frame, pane, state, theme),
         Focus::Iteration => iteration::draw(frame, pane, state, theme),
         Focus::Deploy => deploy::draw(frame, pane, state, theme),
+        Focus::Output => output::draw(frame, pane, state, theme),
         Focus::Warnings => warnings::draw_pane(frame, pane, state, warnings, theme),
     }
 }

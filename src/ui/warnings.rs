@@ -12,7 +12,7 @@ use crate::app::{Focus, State};
 /// One line above the footer, whenever there is any warning.
 pub fn draw_line(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme) {
     let more = if warnings.len() > 1 {
-        format!(" (+{} more, 5 to list)", warnings.len() - 1)
+        format!(" (+{} more, 6 to list)", warnings.len() - 1)
     } else {
         String::new()
     };
