@@ -58,7 +58,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             (theme.fail_mark(), theme.fail())
         };
         let counts = format!(" {}/{}", module.passed, module.total());
-        let extra = if module.skipped > 0 {
+        let name_full = unicode_width::UnicodeWidthStr::width(module.name.as_str());
+        // The skip count is the first thing to go when the name would be cut.
+        let extra = if module.skipped > 0
+            && name_full + 2 + counts.len() + 1 + format!(" ({} skip)", module.skipped).len()
+                <= width
+        {
             format!(" ({} skip)", module.skipped)
         } else {
             String::new()
