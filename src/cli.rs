@@ -21,6 +21,12 @@ pub struct Cli {
     /// Write logs to this file (loopdeck never logs to the screen).
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// The config file (default: loopdeck.toml in the current directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Never run commands, even with a config: a viewer only.
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,6 +44,48 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Write the demo here instead of a temporary directory (kept afterwards).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Write a commented loopdeck.toml in the current directory.
+    Init {
+        /// Overwrite an existing loopdeck.toml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the test command (as `T` does), streaming its output.
+    Test {
+        /// Rerun only the failing tests of the latest iteration (`rerun_failed` command).
+        #[arg(long)]
+        failed: bool,
+        /// Print the run record as JSON at the end.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the deploy command (as `D` does), streaming its output.
+    Deploy {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Next iteration: new iteration folder, deploy, then tests if the deploy worked.
+    Next {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write what a person or agent says about an iteration into its iteration.json.
+    Note {
+        /// The iteration (number or folder name; default: the latest).
+        #[arg(long, value_name = "N")]
+        iteration: Option<String>,
+        #[arg(long)]
+        issue: Option<String>,
+        #[arg(long)]
+        root_cause: Option<String>,
+        #[arg(long)]
+        fix: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// The results directory (default: from loopdeck.toml, else the current directory).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },

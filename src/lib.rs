@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod headless;
 pub mod ingest;
 pub mod model;
 pub mod results;

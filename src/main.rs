@@ -11,7 +11,7 @@ use color_eyre::eyre::{Result, eyre};
 use loopdeck::cli::{Cli, Command, ViewArgs};
 use loopdeck::results::Store;
 use loopdeck::terminal::{self, ViewOptions};
-use loopdeck::{demo, sanitize, status};
+use loopdeck::{demo, headless, sanitize, status};
 
 fn main() -> ExitCode {
     // color-eyre first: ratatui::init() chains its restoring panic hook in front of it.
@@ -35,6 +35,32 @@ fn main() -> ExitCode {
             );
         }
         Some(Command::Watch { dir, view }) => watch(dir, view),
+        Some(Command::Note {
+            iteration,
+            issue,
+            root_cause,
+            fix,
+            notes,
+            dir,
+        }) => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let note = headless::Note {
+                issue,
+                root_cause,
+                fix,
+                notes,
+            };
+            headless::note(&dir, iteration.as_deref(), note)
+                .map(|path| println!("wrote {}", path.display()))
+        }
+        Some(
+            Command::Init { .. }
+            | Command::Test { .. }
+            | Command::Deploy { .. }
+            | Command::Next { .. },
+        ) => Err(eyre!(
+            "this command needs the runner, which is not in this build yet"
+        )),
         Some(Command::Demo { speed, dir }) => run_demo(speed, dir),
         None => match cli.dir {
             Some(dir) => watch(dir, cli.view),

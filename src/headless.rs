@@ -1,0 +1,89 @@
+//! The loop without the UI: subcommands for scripts and agents. They write
+//! exactly what the UI writes, so a loop driven by a script is watched live.
+
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use crate::model::IterationMeta;
+use crate::results::Store;
+
+/// Fields of `loopdeck note`; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct Note {
+    pub issue: Option<String>,
+    pub root_cause: Option<String>,
+    pub fix: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Writes the note into the iteration's `iteration.json`, keeping what is
+/// already there, atomically (temp file + rename: a viewer never reads half).
+pub fn note(results_dir: &Path, iteration: Option<&str>, note: Note) -> Result<PathBuf> {
+    if [&note.issue, &note.root_cause, &note.fix, &note.notes]
+        .iter()
+        .all(|v| v.is_none())
+    {
+        return Err(eyre!(
+            "nothing to write: give --issue, --root-cause, --fix or --notes"
+        ));
+    }
+    let dir = iteration_dir(results_dir, iteration)?;
+    let path = dir.join("iteration.json");
+    let mut value: serde_json::Value = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).wrap_err_with(|| {
+            format!("{} is not valid JSON; not overwriting it", path.display())
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
+        Err(e) => return Err(e).wrap_err_with(|| format!("cannot read {}", path.display())),
+    };
+    let obj = value.as_object_mut().ok_or_else(|| {
+        eyre!(
+            "{} is not a JSON object; not overwriting it",
+            path.display()
+        )
+    })?;
+    let fields = [
+        ("issue", note.issue),
+        ("root_cause", note.root_cause),
+        ("fix", note.fix),
+        ("notes", note.notes),
+    ];
+    for (key, v) in fields {
+        if let Some(v) = v {
+            obj.insert(key.into(), serde_json::Value::String(v));
+        }
+    }
+    // What we write must stay readable by the viewer.
+    serde_json::from_value::<IterationMeta>(value.clone())
+        .wrap_err("iteration.json would not be readable")?;
+    write_atomic(&path, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    Ok(path)
+}
+
+/// The folder of an iteration: by number or folder name, else the latest.
+/// A results directory with no iteration yet gets `iter-001`.
+pub fn iteration_dir(results_dir: &Path, iteration: Option<&str>) -> Result<PathBuf> {
+    let (_, iterations) = Store::read_all(results_dir)
+        .wrap_err_with(|| format!("cannot read results directory {}", results_dir.display()))?;
+    match crate::status::select(&iterations, iteration).map_err(|e| eyre!(e))? {
+        Some(it) => Ok(it.path.clone()),
+        None => {
+            let dir = results_dir.join("iter-001");
+            std::fs::create_dir_all(&dir)?;
+            Ok(dir)
+        }
+    }
+}
+
+/// Writes a file so that readers see the old or the new content, never half.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".loopdeck-")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
