@@ -200,7 +200,9 @@ fn parse_template(command: &str) -> Result<Vec<Piece>, String> {
             );
             let is_ident =
                 name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.is_empty();
-            if is_ident {
+            if let Some(best) = super::parse::did_you_mean(name, PLACEHOLDERS) {
+                msg.push_str(&format!("; did you mean {{{best}}}?"));
+            } else if is_ident {
                 msg.push_str(&format!(
                     "; for a shell variable write ${name} or ${{{{{name}}}}}"
                 ));

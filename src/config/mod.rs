@@ -162,9 +162,18 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         std::fs::read(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| ConfigError::file(path, "not valid UTF-8 (TOML files are UTF-8)"))?;
-    let absolute = std::path::absolute(path)
-        .map_err(|e| ConfigError::file(path, format!("cannot resolve path: {e}")))?;
-    let base = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
+    // The folder is resolved by the OS (`..` and links in it), the file
+    // name is kept: a linked loopdeck.toml counts as living where the link is.
+    let resolve = || -> std::io::Result<(PathBuf, PathBuf)> {
+        let absolute = std::path::absolute(path)?;
+        let name = absolute
+            .file_name()
+            .ok_or(std::io::ErrorKind::InvalidInput)?;
+        let base = absolute.parent().unwrap_or(Path::new("/")).canonicalize()?;
+        Ok((base.join(name), base))
+    };
+    let (absolute, base) =
+        resolve().map_err(|e| ConfigError::file(path, format!("cannot resolve path: {e}")))?;
     parse::parse(path, &absolute, &base, &text)
 }
 

@@ -136,7 +136,10 @@ pub(super) fn parse(
                     }
                 }
             }
-            _ => cx.unknown(key, None),
+            _ => cx.unknown(
+                key,
+                matches!(value.get_ref(), DeValue::Table(_)).then_some(""),
+            ),
         }
     }
     if let Some((_, err)) = cx.errors.into_iter().min_by_key(|(offset, _)| *offset) {
@@ -160,14 +163,14 @@ impl Cx<'_> {
         ));
     }
 
+    /// An unknown key in `[section]`; at the top level `section` is `None`
+    /// for a plain key and `Some("")` for a table, shown as `[name]`.
     fn unknown(&mut self, key: &Key<'_>, section: Option<&str>) {
         let name: &str = key.get_ref();
-        let shown = match section {
-            Some(s) => format!("[{s}] {name}"),
-            None if SECTIONS.iter().any(|(s, _)| *s == name) || name == "env" => {
-                format!("[{name}]")
-            }
-            None => name.to_string(),
+        let (shown, section) = match section {
+            Some("") => (format!("[{name}]"), None),
+            Some(s) => (format!("[{s}] {name}"), Some(s)),
+            None => (name.to_string(), None),
         };
         let message = unknown_key_message(name, section);
         self.err(key.span(), &shown, message);
@@ -320,7 +323,7 @@ impl Cx<'_> {
                             Err(e) => self.err(
                                 v.span(),
                                 &shown,
-                                format!("invalid regular expression: {}", one_line(&e.to_string())),
+                                format!("invalid regular expression: {}", regex_error(&e)),
                             ),
                         }
                     }
@@ -437,7 +440,7 @@ fn unknown_key_message(name: &str, section: Option<&str>) -> String {
 }
 
 /// The closest allowed key within a small edit distance, case-insensitively.
-fn did_you_mean<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub(super) fn did_you_mean<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     allowed
         .iter()
@@ -495,6 +498,15 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .count()
         + 1;
     (line, column)
+}
+
+/// The gist of a regex error: its `error: ...` line, without the drawing.
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| one_line(&text))
 }
 
 fn one_line(s: &str) -> String {
