@@ -413,6 +413,8 @@ fn placeholders_where_quoting_breaks_are_refused() {
         ("watch pytest {failed_ids}", "argument of `watch`"),
         ("su -c pytest {failed_ids}", "argument of `su`"),
         ("pytest \\{revision}", "backslash"),
+        ("echo ${revision}", "right after `$`"),
+        ("echo $$ ${iteration}", "right after `$`"),
         ("pytest x{failed_ids}", "stand alone"),
         ("pytest {failed_ids}x", "stand alone"),
         ("IDS={failed_ids} pytest", "stand alone"),

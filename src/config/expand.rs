@@ -12,7 +12,8 @@
 //! [`check_template`] (run by `load` on every command, and by [`expand`])
 //! refuses placeholders where that does not hold: inside '...' or "..."
 //! (the quotes would combine with ours), backquotes, `${...}`, `$((...))`,
-//! after a here-document `<<`, as the command word itself, and as an
+//! right after `$` (`$'...'` is bash's escape string), after a
+//! here-document `<<`, as the command word itself, and as an
 //! argument of a command that re-parses its arguments in another shell
 //! (`eval`, `ssh`, `su`, `watch`). `$(...)` is fine: its inside is a script
 //! of its own. `{failed_ids}` (several words) must stand alone as a word.
@@ -305,6 +306,13 @@ fn check_shell_context(view: &str, names: &[&str]) -> Result<(), String> {
         if c == MARK {
             let index = next.map_or(usize::MAX, |n| (n as u32).wrapping_sub(INDEX_BASE) as usize);
             let name = names.get(index).copied().unwrap_or("?");
+            if i > 0 && cs[i - 1] == '$' {
+                // `${revision}` would expand to `$'...'`, which bash reads
+                // as an escape-processing string: the quoting breaks.
+                return Err(format!(
+                    "{{{name}}} right after `$`: loopdeck replaces it with a quoted value; for a shell variable write ${{{{VAR}}}} or $VAR"
+                ));
+            }
             let after = cs.get(i + 2).copied();
             check_one(&stack, name, heredoc, uncertain, after)?;
             if let Some(Ctx::Script(frame)) = stack.last_mut() {
