@@ -53,12 +53,16 @@ fn main() -> ExitCode {
             headless::note(&dir, iteration.as_deref(), note)
                 .map(|path| println!("wrote {}", path.display()))
         }
-        Some(
-            Command::Init { .. }
-            | Command::Test { .. }
-            | Command::Deploy { .. }
-            | Command::Next { .. },
-        ) => Err(eyre!(
+        Some(Command::Init { force }) => std::env::current_dir()
+            .map_err(|e| eyre!("no current directory: {e}"))
+            .and_then(|cwd| loopdeck::config::init(&cwd, force).map_err(|e| eyre!(e)))
+            .map(|path| {
+                println!(
+                    "wrote {}: fill in the [test] and [deploy] commands",
+                    path.display()
+                )
+            }),
+        Some(Command::Test { .. } | Command::Deploy { .. } | Command::Next { .. }) => Err(eyre!(
             "this command needs the runner, which is not in this build yet"
         )),
         Some(Command::Demo { speed, dir }) => run_demo(speed, dir),
@@ -72,7 +76,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:?}");
+            // A user-facing error: the message and its causes, no backtrace
+            // (panics still get color-eyre's full report).
+            eprintln!("loopdeck: {e:#}");
             ExitCode::FAILURE
         }
     }
