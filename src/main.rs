@@ -154,7 +154,7 @@ fn status_command(
     };
     // One look, no "being written" grace period: a broken file is a warning now.
     store.set_settle(std::time::Duration::ZERO);
-    let changes = store.refresh(None);
+    let changes = store.refresh_once();
     if let Some(e) = changes.root_error {
         eprintln!(
             "loopdeck: cannot read {}: {e}",
