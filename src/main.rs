@@ -171,7 +171,7 @@ fn status_command(
         }
     };
     let out = if json {
-        let mut s = status::to_json(&iterations, it, goal, &[]).to_string();
+        let mut s = status::json_text(&iterations, it, goal, &[]);
         s.push('\n');
         s
     } else {

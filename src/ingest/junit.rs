@@ -29,7 +29,7 @@ use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::QName;
 
-use super::text::{decode_content, first_line, message_line, pytest_unmangle, strip_ansi};
+use super::text::{decode_entity, first_line, message_line, pytest_unmangle, strip_ansi};
 use super::{IngestError, go, pytest};
 use crate::model::{Failure, Outcome, Report, TestCase};
 
@@ -66,8 +66,8 @@ struct Case {
     time: Option<f64>,
     outcome: Outcome,
     failure: Option<Box<Failure>>,
-    /// Raw (still escaped) content of `<system-out>` / `<system-err>`:
-    /// decoded only if the test turns out to fail.
+    /// Text of `<system-out>` / `<system-err>` (UTF-8 bytes in reused
+    /// buffers): made a string only if the test turns out to fail.
     stdout: Option<Vec<u8>>,
     stderr: Option<Vec<u8>>,
     has_children: bool,
@@ -104,9 +104,11 @@ struct Parser {
     root_errors: Option<usize>,
     /// Size of the document in bytes (bounds what a declared count reserves).
     size_hint: usize,
-    /// The last classname and its pytest (module, id prefix).
-    last_class: String,
-    last_prefix: String,
+    /// The last few classnames and their pytest module and id prefix (the
+    /// tests of a file alternate between its classes and its functions).
+    classes: Vec<ClassEntry>,
+    /// Next entry of `classes` to replace.
+    class_next: usize,
     /// The module of the last test: the tests of one module share it.
     last_module: Option<Arc<str>>,
     /// Scratch for [`pytest::split_classname_into`].
@@ -116,6 +118,15 @@ struct Parser {
     case: Case,
     /// Spare buffers for captured output (kept between cases).
     spare: Vec<Vec<u8>>,
+}
+
+/// How many classnames [`Parser::classes`] remembers.
+const CLASS_CACHE: usize = 4;
+
+struct ClassEntry {
+    classname: String,
+    prefix: String,
+    module: Arc<str>,
 }
 
 /// Why [`parse`] stopped. XML errors carry the position; the caller, who
@@ -152,8 +163,8 @@ pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fa
         root_tests: None,
         root_errors: None,
         size_hint,
-        last_class: String::new(),
-        last_prefix: String::new(),
+        classes: Vec::new(),
+        class_next: 0,
         last_module: None,
         scratch: String::new(),
         mocha_top: Vec::new(),
@@ -243,11 +254,9 @@ pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fa
             Event::End(e) => {
                 depth = depth.saturating_sub(1);
                 match e.local_name().as_ref() {
-                    b"testcase" => {
-                        if in_case {
-                            in_case = false;
-                            p.close_case();
-                        }
+                    b"testcase" if in_case => {
+                        in_case = false;
+                        p.close_case();
                     }
                     b"testsuite" => p.close_suite(),
                     _ => {}
@@ -280,10 +289,11 @@ fn skip<R: BufRead>(reader: &mut Reader<R>, end: QName<'_>, aux: &mut Vec<u8>) -
 }
 
 /// Reads the content of the element `end` just opened, up to its end tag,
-/// appending it to `out` as raw XML (text still escaped, CDATA sections
-/// kept as such) for [`decode_content`]; comments, processing instructions
-/// and nested tags are dropped (the text inside nested elements is kept).
-fn read_raw<R: BufRead>(
+/// appending its text to `out`: text
+/// unescaped (only the predefined entities and character references),
+/// CDATA sections verbatim, comments, processing instructions and nested
+/// tags dropped (the text inside nested elements is kept).
+fn read_text<R: BufRead>(
     reader: &mut Reader<R>,
     end: QName<'_>,
     aux: &mut Vec<u8>,
@@ -304,17 +314,17 @@ fn read_raw<R: BufRead>(
                 }
                 depth -= 1;
             }
-            Event::Text(t) => out.extend_from_slice(&t),
-            Event::GeneralRef(r) => {
-                out.push(b'&');
-                out.extend_from_slice(&r);
-                out.push(b';');
+            Event::Text(t) => {
+                let raw: &[u8] = &t;
+                if memchr::memchr(b'&', raw).is_some() {
+                    // A lone `&` (allowed dangling): kept literally.
+                    out.extend_from_slice(attr_text(raw).as_bytes());
+                } else {
+                    out.extend_from_slice(raw);
+                }
             }
-            Event::CData(c) => {
-                out.extend_from_slice(b"<![CDATA[");
-                out.extend_from_slice(&c);
-                out.extend_from_slice(b"]]>");
-            }
+            Event::GeneralRef(r) => push_reference(&r, out),
+            Event::CData(c) => out.extend_from_slice(&c),
             Event::Eof => {
                 let name = String::from_utf8_lossy(end.as_ref()).into_owned();
                 let e = XmlError::IllFormed(IllFormedError::MissingEndTag(name));
@@ -325,11 +335,33 @@ fn read_raw<R: BufRead>(
     }
 }
 
-/// Decoded text of raw element content (see [`read_raw`]).
-fn decode_raw(raw: &[u8]) -> String {
-    match std::str::from_utf8(raw) {
-        Ok(s) => decode_content(s),
-        Err(_) => decode_content(&String::from_utf8_lossy(raw)),
+/// `&name;`: the character it stands for, or the reference kept literally
+/// (unknown entities stay inert text).
+fn push_reference(name: &[u8], out: &mut Vec<u8>) {
+    let mut text = [0u8; 16];
+    if name.len() + 2 <= text.len() {
+        text[0] = b'&';
+        text[1..=name.len()].copy_from_slice(name);
+        text[name.len() + 1] = b';';
+        if let Ok(s) = std::str::from_utf8(&text[..name.len() + 2])
+            && let Some((c, used)) = decode_entity(s)
+            && used == s.len()
+        {
+            let mut utf8 = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            return;
+        }
+    }
+    out.push(b'&');
+    out.extend_from_slice(name);
+    out.push(b';');
+}
+
+/// Text read by [`read_text`] as a string.
+fn into_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
@@ -428,12 +460,44 @@ fn set_attr(out: &mut String, value: &[u8]) {
 }
 
 fn parse_time(s: &str) -> Option<f64> {
+    if let Some(t) = parse_time_fast(s.as_bytes()) {
+        return Some(t);
+    }
     // Some Surefire locales write `1,234.5`.
     let t: f64 = match s.parse() {
         Ok(t) => t,
         Err(_) => s.replace(',', "").parse().ok()?,
     };
     (t.is_finite() && t >= 0.0).then_some(t)
+}
+
+/// `digits[.digits]` with at most 15 digits: the integer and the power of
+/// ten are exact in an f64, so one division is correctly rounded, the same
+/// value as `str::parse` gives (Clinger's fast path).
+fn parse_time_fast(s: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    let mut m: u64 = 0;
+    let mut digits = 0;
+    let mut frac = None;
+    for (i, &c) in s.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                digits += 1;
+            }
+            b'.' if frac.is_none() && i > 0 && i + 1 < s.len() => frac = Some(s.len() - i - 1),
+            _ => return None,
+        }
+    }
+    if digits > 15 {
+        return None;
+    }
+    Some(m as f64 / POW10[frac.unwrap_or(0)])
 }
 
 fn parse_count(s: &str) -> Option<usize> {
@@ -583,11 +647,11 @@ impl Parser {
                 }
                 let body = match content {
                     Some((reader, aux)) => {
-                        let mut raw = self.spare.pop().unwrap_or_default();
-                        raw.clear();
-                        read_raw(reader, e.name(), aux, &mut raw)?;
-                        let body = decode_raw(&raw);
-                        self.spare.push(raw);
+                        let mut text = self.spare.pop().unwrap_or_default();
+                        text.clear();
+                        read_text(reader, e.name(), aux, &mut text)?;
+                        let body = into_text(&text);
+                        self.spare.push(text);
                         body
                     }
                     None => String::new(),
@@ -613,7 +677,7 @@ impl Parser {
                 let mut raw = self.spare.pop().unwrap_or_default();
                 raw.clear();
                 if let Some((reader, aux)) = content {
-                    read_raw(reader, e.name(), aux, &mut raw)?;
+                    read_text(reader, e.name(), aux, &mut raw)?;
                 }
                 let slot = if tag == b"system-out" {
                     &mut c.stdout
@@ -684,10 +748,10 @@ impl Parser {
                 f.detail = d;
             }
             if let Some(raw) = &c.stdout {
-                f.stdout = trim_block(decode_raw(raw));
+                f.stdout = trim_block(into_text(raw));
             }
             if let Some(raw) = &c.stderr {
-                f.stderr = trim_block(decode_raw(raw));
+                f.stderr = trim_block(into_text(raw));
             }
         }
         if dialect == Dialect::Jest
@@ -733,19 +797,36 @@ impl Parser {
                     let module = intern(last, &id);
                     return (id, module);
                 }
-                if self.last_class != cn || last.is_none() {
-                    let module = &mut self.scratch;
-                    pytest::split_classname_into(cn, c.file(), module, &mut self.last_prefix);
-                    intern(last, module);
-                    self.last_class.clear();
-                    self.last_class.push_str(cn);
-                }
-                let prefix = &self.last_prefix;
+                let hit = self.classes.iter().position(|e| e.classname == cn);
+                let entry = match hit {
+                    Some(i) => &self.classes[i],
+                    None => {
+                        let module = &mut self.scratch;
+                        let mut prefix = String::new();
+                        pytest::split_classname_into(cn, c.file(), module, &mut prefix);
+                        let entry = ClassEntry {
+                            classname: cn.to_string(),
+                            prefix,
+                            module: intern(last, module),
+                        };
+                        let i = if self.classes.len() < CLASS_CACHE {
+                            self.classes.push(entry);
+                            self.classes.len() - 1
+                        } else {
+                            let i = self.class_next;
+                            self.class_next = (i + 1) % CLASS_CACHE;
+                            self.classes[i] = entry;
+                            i
+                        };
+                        &self.classes[i]
+                    }
+                };
+                let prefix = &entry.prefix;
                 let mut id = String::with_capacity(prefix.len() + 2 + n.len());
                 id.push_str(prefix);
                 id.push_str("::");
                 id.push_str(n);
-                let module = last.clone().unwrap_or_else(|| Arc::from(""));
+                let module = entry.module.clone();
                 (id, module)
             }
             Dialect::Jest => {
@@ -956,5 +1037,54 @@ fn jest_ids(tests: &mut [TestCase], suite_name: &str) {
         if let Some(id) = id {
             t.id = id;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn detail(body: &str) -> String {
+        let doc = format!(
+            r#"<testsuite name="s"><testcase classname="a" name="b"><failure message="m">{body}</failure></testcase></testsuite>"#
+        );
+        let report = crate::ingest::parse(doc.as_bytes()).unwrap();
+        report.tests[0].failure.as_ref().unwrap().detail.clone()
+    }
+
+    #[test]
+    fn content_with_cdata_comments_and_references() {
+        assert_eq!(
+            detail("a&lt;<![CDATA[<x>&amp;]]><!-- c -->b"),
+            "a<<x>&amp;b"
+        );
+        assert_eq!(detail("x<b>bold</b><?pi x?>y"), "xboldy");
+        assert_eq!(
+            detail("&lol9; &#0; &#27;[31m&#x41; &#99999999999; &quot;q&apos;"),
+            "&lol9; &#0; \u{1b}[31mA &#99999999999; \"q'"
+        );
+        assert_eq!(detail("fish & chips"), "fish & chips");
+    }
+
+    #[test]
+    fn times_parse_as_str_parse_does() {
+        for t in [
+            "0",
+            "1",
+            "1.234",
+            "0.1",
+            "0.3",
+            "123456.789",
+            "1.000000000000001",
+            "99999.99999",
+            "0.000000000000001",
+            "12345678901234.5",
+        ] {
+            assert_eq!(super::parse_time(t), t.parse::<f64>().ok(), "{t}");
+        }
+        for t in ["", ".5", "5.", "1.2.3", "-1", "1e3", "NaN", "1,234.5"] {
+            let fast = super::parse_time_fast(t.as_bytes());
+            assert!(fast.is_none(), "{t}");
+        }
+        assert_eq!(super::parse_time("1,234.5"), Some(1234.5));
+        assert_eq!(super::parse_time("-1"), None);
     }
 }

@@ -47,28 +47,28 @@ pub fn split_classname_into(
             return;
         }
     }
-    // Byte offset of the first component (not the first one) that starts
-    // with an upper-case letter.
-    let mut at = 0;
+    // The first component (not the first one) that starts with an
+    // upper-case letter begins the classes.
+    let bytes = classname.as_bytes();
     let mut class_at = None;
-    for (i, part) in classname.split('.').enumerate() {
-        if i > 0 && part.starts_with(|c: char| c.is_uppercase()) {
-            class_at = Some(at);
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'.', &bytes[from..]) {
+        let next = from + i + 1;
+        if classname[next..].starts_with(|c: char| c.is_uppercase()) {
+            class_at = Some(next);
             break;
         }
-        at += part.len() + 1;
+        from = next;
     }
     let (path, classes) = match class_at {
         Some(at) => (&classname[..at - 1], Some(&classname[at..])),
         None => (classname, None),
     };
-    for (i, part) in path.split('.').enumerate() {
-        if i > 0 {
-            module.push('/');
-        }
-        module.push_str(part);
-    }
-    module.push_str(".py");
+    // `a.b.c` -> `a/b/c.py`: ASCII for ASCII, so the text stays UTF-8.
+    let mut m = std::mem::take(module).into_bytes();
+    m.extend(path.bytes().map(|c| if c == b'.' { b'/' } else { c }));
+    m.extend_from_slice(b".py");
+    *module = String::from_utf8(m).unwrap_or_default();
     prefix.push_str(module);
     for c in classes.into_iter().flat_map(|c| c.split('.')) {
         prefix.push_str("::");
