@@ -87,3 +87,23 @@ fn cut_broken_and_binary_documents_fail_the_same_way() {
         }
     }
 }
+
+#[test]
+fn a_big_report_read_ahead_on_a_thread_is_the_same() {
+    // Over the size from which the file is read ahead on a second thread.
+    let doc = ingest::generate_junit(12_000, 0.05, 5);
+    assert!(doc.len() > 2 * 1024 * 1024);
+    same(doc.as_bytes(), 8192, 1 << 20);
+    same(doc.as_bytes(), 100, 1000);
+    // Cut short, broken near the end, binary near the end.
+    let cut = &doc.as_bytes()[..doc.len() - 40];
+    same(cut, 8192, 1 << 16);
+    let mut broken = doc.clone().into_bytes();
+    let at = broken.len() - 30;
+    broken[at..at + 2].copy_from_slice(b"</");
+    same(&broken, 8192, 1 << 16);
+    let mut binary = doc.into_bytes();
+    let at = binary.len() - 100;
+    binary[at] = 0;
+    same(&binary, 8192, 1 << 16);
+}

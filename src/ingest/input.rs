@@ -1,106 +1,58 @@
-//! A checked, buffered byte stream for the streaming XML reader: the bytes
-//! go through a fixed buffer (the document is never held whole) and every
-//! chunk is checked on its way for what makes a file "binary" (NUL bytes,
-//! invalid UTF-8), with the offset of the last `>` seen remembered so that a
-//! parse error can still tell a file cut short from a broken one.
+//! A checked byte stream for the streaming XML reader. The document goes
+//! through chunks of [`CHUNK`] bytes (it is never held whole), read ahead on
+//! a second thread while the parser works, and checked on their way for
+//! what makes a file "binary" (NUL bytes, invalid UTF-8). The offset of the
+//! last `>` is remembered, so that a parse error can still tell a file cut
+//! short from a broken one.
 
 use std::io::{self, BufRead, Read};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
 /// Bytes read from the source at a time.
 const CHUNK: usize = 128 * 1024;
+/// Chunks read ahead of the parser.
+const AHEAD: usize = 2;
 
-pub(crate) struct Checked<R> {
-    inner: R,
-    buf: Box<[u8]>,
-    pos: usize,
-    filled: usize,
-    /// Offset in the stream of `buf[0]`.
+/// What the reading side hands to the parsing side.
+enum Msg {
+    /// A buffer, the length of checked text in it, and the offset of the
+    /// last `>` read so far.
+    Chunk(Vec<u8>, usize, Option<u64>),
+    /// A NUL byte or invalid UTF-8 was read: nothing more follows.
+    Binary,
+    End,
+    Failed(io::Error),
+}
+
+/// The checks over the chunks of a stream, in order.
+#[derive(Default)]
+struct Validator {
+    /// Offset in the stream of the next chunk.
     offset: u64,
-    /// Offset of the last `>` read so far.
     last_gt: Option<u64>,
     /// The start of a UTF-8 sequence cut at the end of the previous chunk.
     carry: [u8; 4],
     carry_len: usize,
-    binary: bool,
-    eof: bool,
 }
 
-impl<R: Read> Checked<R> {
-    pub fn new(inner: R) -> Checked<R> {
-        Checked {
-            inner,
-            buf: vec![0u8; CHUNK].into_boxed_slice(),
-            pos: 0,
-            filled: 0,
-            offset: 0,
-            last_gt: None,
-            carry: [0; 4],
-            carry_len: 0,
-            binary: false,
-            eof: false,
+impl Validator {
+    /// Checks the next chunk; false if it makes the stream binary.
+    fn check(&mut self, chunk: &[u8]) -> bool {
+        if let Some(i) = memchr::memrchr(b'>', chunk) {
+            self.last_gt = Some(self.offset + i as u64);
         }
+        self.offset += chunk.len() as u64;
+        memchr::memchr(0, chunk).is_none() && self.utf8_ok(chunk)
     }
 
-    /// A NUL byte or invalid UTF-8 was read.
-    pub fn is_binary(&self) -> bool {
-        self.binary
+    /// End of the stream: false if it cuts a character.
+    fn finish(&self) -> bool {
+        self.carry_len == 0
     }
 
-    /// Whether a `>` occurs at or after `pos` in what has been read.
-    pub fn has_gt_from(&self, pos: u64) -> bool {
-        self.last_gt.is_some_and(|g| g >= pos)
-    }
-
-    /// Reads (and checks) the rest of the input without keeping it: after a
-    /// parse error, the whole file still decides "binary" and "cut short".
-    pub fn drain(&mut self) -> io::Result<()> {
-        while !self.eof && !self.binary {
-            self.pos = self.filled;
-            match self.refill() {
-                Ok(()) => {}
-                Err(_) if self.binary => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    fn refill(&mut self) -> io::Result<()> {
-        self.offset += self.filled as u64;
-        self.pos = 0;
-        self.filled = 0;
-        let n = loop {
-            match self.inner.read(&mut self.buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        };
-        if n == 0 {
-            self.eof = true;
-            // A character cut by the end of the file.
-            self.binary |= self.carry_len > 0;
-        } else {
-            self.filled = n;
-            let chunk = &self.buf[..n];
-            if let Some(i) = memchr::memrchr(b'>', chunk) {
-                self.last_gt = Some(self.offset + i as u64);
-            }
-            let ok = memchr::memchr(0, chunk).is_none() && self.utf8_ok(n);
-            self.binary |= !ok;
-        }
-        if self.binary {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "binary data, not a text report",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Validates `buf[..n]` as the continuation of the UTF-8 read so far.
-    fn utf8_ok(&mut self, n: usize) -> bool {
-        let mut data = &self.buf[..n];
+    /// Validates `chunk` as the continuation of the UTF-8 read so far.
+    fn utf8_ok(&mut self, chunk: &[u8]) -> bool {
+        let mut data = chunk;
         if self.carry_len > 0 {
             let need = match self.carry[0] {
                 0xC0..=0xDF => 2,
@@ -132,7 +84,183 @@ impl<R: Read> Checked<R> {
     }
 }
 
-impl<R: Read> Read for Checked<R> {
+/// Reads and checks the next chunk into `buf` (a recycled buffer).
+fn next_msg(source: &mut dyn Read, v: &mut Validator, mut buf: Vec<u8>) -> Msg {
+    // Buffers keep their full length (no clearing per chunk).
+    if buf.len() < CHUNK {
+        buf.resize(CHUNK, 0);
+    }
+    let n = loop {
+        match source.read(&mut buf) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Msg::Failed(e),
+        }
+    };
+    if n == 0 {
+        return if v.finish() { Msg::End } else { Msg::Binary };
+    }
+    if v.check(&buf[..n]) {
+        Msg::Chunk(buf, n, v.last_gt)
+    } else {
+        Msg::Binary
+    }
+}
+
+/// Where the chunks come from.
+enum Feed<'s> {
+    /// Read ahead by a thread of the enclosing scope.
+    Thread {
+        rx: Receiver<Msg>,
+        back: Sender<Vec<u8>>,
+    },
+    /// Read here, when needed (no thread could be started).
+    Inline {
+        source: &'s mut (dyn Read + Send),
+        validator: Validator,
+    },
+}
+
+pub(crate) struct Checked<'s> {
+    feed: Feed<'s>,
+    cur: Vec<u8>,
+    /// Length of the text in `cur`.
+    len: usize,
+    pos: usize,
+    last_gt: Option<u64>,
+    binary: bool,
+    eof: bool,
+}
+
+impl<'s> Checked<'s> {
+    /// Reads `source` here, as the parser asks for bytes.
+    pub fn inline(source: &'s mut (dyn Read + Send)) -> Checked<'s> {
+        Checked::with(Feed::Inline {
+            source,
+            validator: Validator::default(),
+        })
+    }
+
+    /// Reads `source` ahead on a thread of `scope` (inline if no thread
+    /// can be started).
+    pub fn threaded<'scope, 'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        source: &'s mut (dyn Read + Send),
+    ) -> Checked<'s>
+    where
+        's: 'scope,
+    {
+        let (tx, rx) = mpsc::sync_channel(AHEAD);
+        let (back, recycled) = mpsc::channel();
+        // The source is shared by reference with the thread; if it cannot
+        // start, it is used here instead.
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(source)));
+        let theirs = shared.clone();
+        let started = std::thread::Builder::new()
+            .name("loopdeck-read".into())
+            .spawn_scoped(scope, move || {
+                let source = theirs.lock().ok().and_then(|mut s| s.take());
+                if let Some(source) = source {
+                    read_ahead(source, &tx, &recycled);
+                }
+            });
+        if started.is_err()
+            && let Some(source) = shared.lock().ok().and_then(|mut s| s.take())
+        {
+            return Checked::inline(source);
+        }
+        Checked::with(Feed::Thread { rx, back })
+    }
+
+    fn with(feed: Feed<'s>) -> Checked<'s> {
+        Checked {
+            feed,
+            cur: Vec::new(),
+            len: 0,
+            pos: 0,
+            last_gt: None,
+            binary: false,
+            eof: false,
+        }
+    }
+
+    /// A NUL byte or invalid UTF-8 was read.
+    pub fn is_binary(&self) -> bool {
+        self.binary
+    }
+
+    /// Whether a `>` occurs at or after `pos` in what has been read.
+    pub fn has_gt_from(&self, pos: u64) -> bool {
+        self.last_gt.is_some_and(|g| g >= pos)
+    }
+
+    /// Reads (and checks) the rest of the input without keeping it: after a
+    /// parse error, the whole file still decides "binary" and "cut short".
+    pub fn drain(&mut self) -> io::Result<()> {
+        while !self.eof {
+            self.pos = self.len;
+            match self.next() {
+                Ok(()) => {}
+                Err(_) if self.binary => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn next(&mut self) -> io::Result<()> {
+        let used = std::mem::take(&mut self.cur);
+        self.pos = 0;
+        self.len = 0;
+        let msg = match &mut self.feed {
+            Feed::Thread { rx, back } => {
+                let _ = back.send(used);
+                rx.recv().unwrap_or(Msg::End)
+            }
+            Feed::Inline { source, validator } => next_msg(*source, validator, used),
+        };
+        match msg {
+            Msg::Chunk(data, len, gt) => {
+                self.cur = data;
+                self.len = len;
+                self.last_gt = gt;
+                Ok(())
+            }
+            Msg::End => {
+                self.eof = true;
+                Ok(())
+            }
+            Msg::Binary => {
+                self.eof = true;
+                self.binary = true;
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "binary data, not a text report",
+                ))
+            }
+            Msg::Failed(e) => {
+                self.eof = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The reading thread: chunks until the end, a check fails, or the parser
+/// is gone.
+fn read_ahead(source: &mut (dyn Read + Send), tx: &SyncSender<Msg>, recycled: &Receiver<Vec<u8>>) {
+    let mut v = Validator::default();
+    loop {
+        let buf = recycled.try_recv().unwrap_or_default();
+        let msg = next_msg(source, &mut v, buf);
+        let last = !matches!(msg, Msg::Chunk(..));
+        if tx.send(msg).is_err() || last {
+            return;
+        }
+    }
+}
+
+impl Read for Checked<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let avail = self.fill_buf()?;
         let n = avail.len().min(out.len());
@@ -142,16 +270,16 @@ impl<R: Read> Read for Checked<R> {
     }
 }
 
-impl<R: Read> BufRead for Checked<R> {
+impl BufRead for Checked<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.pos >= self.filled && !self.eof {
-            self.refill()?;
+        while self.pos >= self.len && !self.eof {
+            self.next()?;
         }
-        Ok(&self.buf[self.pos..self.filled])
+        Ok(&self.cur[self.pos..self.len])
     }
 
     fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.filled);
+        self.pos = (self.pos + amt).min(self.len);
     }
 }
 
@@ -175,10 +303,22 @@ mod tests {
     }
 
     fn check(data: &[u8], step: usize) -> (bool, Vec<u8>) {
-        let mut c = Checked::new(Trickle { data, step });
         let mut out = Vec::new();
-        let ok = c.read_to_end(&mut out).is_ok();
-        (ok && !c.is_binary(), out)
+        let mut source = Trickle { data, step };
+        let inline = {
+            let mut c = Checked::inline(&mut source);
+            let ok = c.read_to_end(&mut out).is_ok();
+            ok && !c.is_binary()
+        };
+        let mut threaded_out = Vec::new();
+        let mut source = Trickle { data, step };
+        let threaded = std::thread::scope(|s| {
+            let mut c = Checked::threaded(s, &mut source);
+            let ok = c.read_to_end(&mut threaded_out).is_ok();
+            ok && !c.is_binary()
+        });
+        assert_eq!((inline, &out), (threaded, &threaded_out));
+        (inline, out)
     }
 
     #[test]
@@ -205,10 +345,11 @@ mod tests {
 
     #[test]
     fn remembers_the_last_gt() {
-        let mut c = Checked::new(Trickle {
+        let mut source = Trickle {
             data: b"<a>x</a> <b",
             step: 3,
-        });
+        };
+        let mut c = Checked::inline(&mut source);
         c.drain().unwrap();
         assert!(c.has_gt_from(7));
         assert!(!c.has_gt_from(8));

@@ -801,23 +801,25 @@ impl Parser {
                 let entry = match hit {
                     Some(i) => &self.classes[i],
                     None => {
-                        let module = &mut self.scratch;
-                        let mut prefix = String::new();
-                        pytest::split_classname_into(cn, c.file(), module, &mut prefix);
-                        let entry = ClassEntry {
-                            classname: cn.to_string(),
-                            prefix,
-                            module: intern(last, module),
-                        };
+                        // A new entry, or the oldest one's buffers reused.
                         let i = if self.classes.len() < CLASS_CACHE {
-                            self.classes.push(entry);
+                            self.classes.push(ClassEntry {
+                                classname: String::new(),
+                                prefix: String::new(),
+                                module: Arc::from(""),
+                            });
                             self.classes.len() - 1
                         } else {
                             let i = self.class_next;
                             self.class_next = (i + 1) % CLASS_CACHE;
-                            self.classes[i] = entry;
                             i
                         };
+                        let e = &mut self.classes[i];
+                        let module = &mut self.scratch;
+                        pytest::split_classname_into(cn, c.file(), module, &mut e.prefix);
+                        e.module = intern(last, module);
+                        e.classname.clear();
+                        e.classname.push_str(cn);
                         &self.classes[i]
                     }
                 };

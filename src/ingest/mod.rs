@@ -123,7 +123,7 @@ pub fn parse(bytes: &[u8]) -> Result<Report, IngestError> {
 /// as [`parse`] of all the bytes. The outer error is a failure to read.
 pub fn parse_stream(
     head: &[u8],
-    rest: &mut dyn Read,
+    rest: &mut (dyn Read + Send),
     size: usize,
 ) -> io::Result<Result<Report, IngestError>> {
     let body = skip_bom_and_space(head);
@@ -133,26 +133,40 @@ pub fn parse_stream(
         rest.read_to_end(&mut all)?;
         return Ok(parse(&all));
     }
-    let mut input = input::Checked::new(body.chain(rest));
-    let parsed = junit::parse(&mut input, size);
-    if parsed.is_err() {
-        // The whole file decides: binary anywhere wins over any other error,
-        // and a `>` after the error position tells broken from cut short.
-        input.drain()?;
-    }
-    if input.is_binary() {
-        return Ok(Err(IngestError::Binary));
-    }
-    match parsed {
-        Ok(report) => Ok(Ok(report)),
-        Err(junit::Fail::Ingest(e)) => Ok(Err(e)),
-        // A read error of the file itself, not a verdict on its content.
-        Err(junit::Fail::Xml(quick_xml::Error::Io(e), _)) => {
-            Err(io::Error::new(e.kind(), e.to_string()))
+    let mut source = body.chain(rest);
+    std::thread::scope(|scope| {
+        // Small documents are read here; big ones ahead, on a thread.
+        let mut input = if size > READ_AHEAD_FROM {
+            input::Checked::threaded(scope, &mut source)
+        } else {
+            input::Checked::inline(&mut source)
+        };
+        let parsed = junit::parse(&mut input, size);
+        if parsed.is_err() {
+            // The whole file decides: binary anywhere wins over any other
+            // error, and a `>` after the error position tells broken from
+            // cut short.
+            input.drain()?;
         }
-        Err(junit::Fail::Xml(e, pos)) => Ok(Err(junit::xml_error(&e, pos, input.has_gt_from(pos)))),
-    }
+        if input.is_binary() {
+            return Ok(Err(IngestError::Binary));
+        }
+        match parsed {
+            Ok(report) => Ok(Ok(report)),
+            Err(junit::Fail::Ingest(e)) => Ok(Err(e)),
+            // A read error of the file itself, not a verdict on its content.
+            Err(junit::Fail::Xml(quick_xml::Error::Io(e), _)) => {
+                Err(io::Error::new(e.kind(), e.to_string()))
+            }
+            Err(junit::Fail::Xml(e, pos)) => {
+                Ok(Err(junit::xml_error(&e, pos, input.has_gt_from(pos))))
+            }
+        }
+    })
 }
+
+/// Documents larger than this are read ahead on a second thread.
+const READ_AHEAD_FROM: usize = 1024 * 1024;
 
 fn first_line_is_json(body: &[u8]) -> bool {
     let end = memchr::memchr(b'\n', body).unwrap_or(body.len());

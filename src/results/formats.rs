@@ -32,7 +32,7 @@ pub trait Formats: Send + Sync {
     fn parse_stream(
         &self,
         head: &[u8],
-        rest: &mut dyn Read,
+        rest: &mut (dyn Read + Send),
         size: usize,
     ) -> io::Result<Result<Report, IngestError>> {
         let mut all = Vec::with_capacity(size.max(head.len()) + 1);
@@ -76,7 +76,7 @@ impl Formats for Ingest {
     fn parse_stream(
         &self,
         head: &[u8],
-        rest: &mut dyn Read,
+        rest: &mut (dyn Read + Send),
         size: usize,
     ) -> io::Result<Result<Report, IngestError>> {
         ingest::parse_stream(head, rest, size)
