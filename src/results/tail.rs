@@ -307,11 +307,37 @@ pub(crate) fn looks_binary(head: &[u8]) -> bool {
 }
 
 /// Sanitises everything of a report that will reach the screen, in place:
-/// strings that are already clean (nearly all) are kept, not copied.
+/// strings that are already clean (nearly all) are kept, not copied. Big
+/// reports are cleaned in two halves on two threads.
 pub(crate) fn clean(mut report: Report) -> Report {
+    const SPLIT_FROM: usize = 20_000;
+    let tests = &mut report.tests[..];
+    if tests.len() >= SPLIT_FROM {
+        let (a, b) = tests.split_at_mut(tests.len() / 2);
+        // Taken by the thread; here, if no thread can be started.
+        let second = std::sync::Mutex::new(Some(b));
+        let take = || second.lock().ok().and_then(|mut b| b.take());
+        std::thread::scope(|s| {
+            let _ = std::thread::Builder::new().spawn_scoped(s, || take().map(clean_tests));
+            clean_tests(a);
+        });
+        take().map(clean_tests);
+    } else {
+        clean_tests(tests);
+    }
+    for e in &mut report.run_errors {
+        clean_text(e);
+    }
+    for w in &mut report.warnings {
+        clean_line(w);
+    }
+    report
+}
+
+fn clean_tests(tests: &mut [crate::model::TestCase]) {
     // Tests of one module share its string: clean it once per run of tests.
     let mut last: Option<(Arc<str>, Arc<str>)> = None;
-    for t in &mut report.tests {
+    for t in tests {
         clean_line(&mut t.id);
         match &last {
             Some((raw, clean)) if Arc::ptr_eq(raw, &t.module) => t.module = clean.clone(),
@@ -334,13 +360,6 @@ pub(crate) fn clean(mut report: Report) -> Report {
             clean_text(&mut f.stderr);
         }
     }
-    for e in &mut report.run_errors {
-        clean_text(e);
-    }
-    for w in &mut report.warnings {
-        clean_line(w);
-    }
-    report
 }
 
 /// `*s = sanitize::line(s)` without a copy when `s` is clean.
