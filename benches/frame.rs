@@ -18,7 +18,7 @@ fn big_iteration(n: usize) -> IterationData {
             let failing = i % 50 == 7;
             TestCase {
                 id: format!("{module}::test_case_{i}"),
-                module,
+                module: module.into(),
                 outcome: if failing {
                     Outcome::Failed
                 } else {

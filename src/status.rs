@@ -46,12 +46,51 @@ pub fn exit_code(it: Option<&IterationData>) -> i32 {
     }
 }
 
+// The JSON objects below list their fields in alphabetical order: the text
+// written is then the same as that of the `serde_json::Value` (whose maps
+// sort their keys), without building that value first.
+
 #[derive(Serialize)]
 struct FailureOut<'a> {
     id: &'a str,
+    message: &'a str,
     module: &'a str,
     outcome: Outcome,
+}
+
+#[derive(Serialize)]
+struct GroupOut<'a> {
+    count: usize,
     message: &'a str,
+    signature: &'a str,
+    tests: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ModuleOut<'a> {
+    errors: usize,
+    failed: usize,
+    name: &'a str,
+    passed: usize,
+    skipped: usize,
+}
+
+#[derive(Serialize)]
+struct StatusOut<'a> {
+    deploy: serde_json::Value,
+    failures: Vec<FailureOut<'a>>,
+    files: serde_json::Value,
+    goal: usize,
+    groups: Vec<GroupOut<'a>>,
+    iteration: u64,
+    iteration_key: &'a str,
+    iterations: usize,
+    meta: serde_json::Value,
+    modules: Vec<ModuleOut<'a>>,
+    run_errors: &'a [String],
+    running: bool,
+    totals: serde_json::Value,
+    warnings: Vec<&'a str>,
 }
 
 pub fn to_json(
@@ -61,18 +100,49 @@ pub fn to_json(
     dir_warnings: &[String],
 ) -> serde_json::Value {
     let Some(it) = it else {
-        return json!({
-            "iteration": null,
-            "iterations": 0,
-            "totals": {"tests": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0},
-            "modules": [],
-            "failures": [],
-            "groups": [],
-            "warnings": dir_warnings,
-        });
+        return empty_json(dir_warnings);
     };
     let summary = Summary::of(&it.tests);
-    let failures: Vec<FailureOut> = it
+    serde_json::to_value(status_out(iterations, it, &summary, goal, dir_warnings))
+        .unwrap_or_default()
+}
+
+/// [`to_json`] as text (what `loopdeck status --json` prints, without the
+/// final newline), written directly rather than through a JSON value.
+pub fn json_text(
+    iterations: &[IterationData],
+    it: Option<&IterationData>,
+    goal: Option<usize>,
+    dir_warnings: &[String],
+) -> String {
+    let Some(it) = it else {
+        return empty_json(dir_warnings).to_string();
+    };
+    let summary = Summary::of(&it.tests);
+    serde_json::to_string(&status_out(iterations, it, &summary, goal, dir_warnings))
+        .unwrap_or_default()
+}
+
+fn empty_json(dir_warnings: &[String]) -> serde_json::Value {
+    json!({
+        "iteration": null,
+        "iterations": 0,
+        "totals": {"tests": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0},
+        "modules": [],
+        "failures": [],
+        "groups": [],
+        "warnings": dir_warnings,
+    })
+}
+
+fn status_out<'a>(
+    iterations: &'a [IterationData],
+    it: &'a IterationData,
+    summary: &'a Summary,
+    goal: Option<usize>,
+    dir_warnings: &'a [String],
+) -> StatusOut<'a> {
+    let failures = it
         .tests
         .iter()
         .filter(|t| t.outcome.is_failing())
@@ -83,38 +153,52 @@ pub fn to_json(
             message: t.message().lines().next().unwrap_or(""),
         })
         .collect();
-    let groups: Vec<_> = summary
+    let groups = summary
         .groups
         .iter()
-        .map(|g| {
-            json!({
-                "signature": g.signature,
-                "message": g.message.lines().next().unwrap_or(""),
-                "count": g.tests.len(),
-                "tests": g.tests.iter().map(|&i| it.tests[i].id.as_str()).collect::<Vec<_>>(),
-            })
+        .map(|g| GroupOut {
+            signature: &g.signature,
+            message: g.message.lines().next().unwrap_or(""),
+            count: g.tests.len(),
+            tests: g.tests.iter().map(|&i| it.tests[i].id.as_str()).collect(),
+        })
+        .collect();
+    let modules = summary
+        .modules
+        .iter()
+        .map(|m| ModuleOut {
+            errors: m.errors,
+            failed: m.failed,
+            name: &m.name,
+            passed: m.passed,
+            skipped: m.skipped,
         })
         .collect();
     let mut warnings: Vec<&str> = dir_warnings.iter().map(String::as_str).collect();
     warnings.extend(it.warnings.iter().map(String::as_str));
     let goal_total =
         goal.unwrap_or_else(|| iterations.iter().map(|i| i.tests.len()).max().unwrap_or(0));
-    json!({
-        "iteration": it.number,
-        "iteration_key": it.key,
-        "iterations": iterations.len(),
-        "running": it.running,
-        "goal": goal_total,
-        "meta": it.meta,
-        "deploy": it.deploy,
-        "totals": summary.totals,
-        "modules": summary.modules,
-        "failures": failures,
-        "groups": groups,
-        "files": it.files,
-        "run_errors": it.run_errors,
-        "warnings": warnings,
-    })
+    StatusOut {
+        deploy: value(&it.deploy),
+        failures,
+        files: value(&it.files),
+        goal: goal_total,
+        groups,
+        iteration: it.number,
+        iteration_key: &it.key,
+        iterations: iterations.len(),
+        meta: value(&it.meta),
+        modules,
+        run_errors: &it.run_errors,
+        running: it.running,
+        totals: value(&summary.totals),
+        warnings,
+    }
+}
+
+/// A small part serialised through a `Value` (sorted keys, like the rest).
+fn value<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 pub fn to_text(
@@ -205,4 +289,39 @@ pub fn to_text(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Store;
+
+    #[test]
+    fn json_text_is_the_json_value_as_text() {
+        let reports = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reports");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(reports).unwrap() {
+            let dir = entry.unwrap().path();
+            for case in std::fs::read_dir(&dir).into_iter().flatten() {
+                let case = case.unwrap().path();
+                let Ok(store) = Store::open(&case) else {
+                    continue;
+                };
+                let iterations = store.refresh_once().updated;
+                let it = iterations.last();
+                assert_eq!(
+                    json_text(&iterations, it, Some(7), &["w".into()]),
+                    to_json(&iterations, it, Some(7), &["w".into()]).to_string(),
+                    "{}",
+                    case.display()
+                );
+                seen += usize::from(it.is_some_and(|it| !it.tests.is_empty()));
+            }
+        }
+        assert!(seen >= 10, "{seen}");
+        assert_eq!(
+            json_text(&[], None, None, &[]),
+            to_json(&[], None, None, &[]).to_string()
+        );
+    }
 }

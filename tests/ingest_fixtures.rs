@@ -237,7 +237,7 @@ fn every_fixture_case_matches_its_console() {
 
         // Modules are files/suites/packages, never the runner's name.
         for t in &tests {
-            let m = t.module.as_str();
+            let m: &str = &t.module;
             if m.is_empty() || ["pytest", "jest tests", "vitest tests", "pytest tests"].contains(&m)
             {
                 problems.push(format!("{name}: {}: module {m:?}", t.id));
@@ -317,7 +317,7 @@ fn failing_tests_carry_detail_and_captured_output_passing_ones_do_not() {
     );
     assert!(f.stdout.contains("reserving bundle: apple, pear, kiwi"));
     assert!(f.stderr.contains("warning: kiwi has no supplier"));
-    assert_eq!(t.module, "tests/test_inventory.py");
+    assert_eq!(&*t.module, "tests/test_inventory.py");
     let passing = junit
         .tests
         .iter()
@@ -361,7 +361,7 @@ fn modules_per_dialect() {
             .find(|t| t.id.contains(id_part))
             .unwrap()
             .module
-            .clone()
+            .to_string()
     };
     assert_eq!(
         module_of("jest-junit/cart/junit.xml", "negative quantity"),

@@ -22,7 +22,7 @@ struct Fake;
 fn case(id: &str, outcome: Outcome, message: Option<&str>) -> TestCase {
     TestCase {
         id: id.to_string(),
-        module: id.split("::").next().unwrap_or("").to_string(),
+        module: id.split("::").next().unwrap_or("").into(),
         outcome,
         duration_secs: None,
         failure: message.map(|m| {

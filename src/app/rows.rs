@@ -76,7 +76,7 @@ pub fn module_rows(state: &State) -> Vec<usize> {
     let mut hit: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for t in &it.data.tests {
         if matches(&state.filter, &t.id) {
-            hit.insert(t.module.as_str());
+            hit.insert(&t.module);
         }
     }
     it.summary

@@ -152,7 +152,7 @@ impl GoState {
                         .unwrap_or_else(|| format!("package {pkg} failed"));
                     sink.upsert(TestCase {
                         id: pkg.clone(),
-                        module: pkg.clone(),
+                        module: pkg.as_str().into(),
                         outcome: Outcome::Errored,
                         duration_secs: elapsed,
                         failure: Some(Box::new(Failure {
@@ -199,7 +199,7 @@ fn finished(
     });
     TestCase {
         id: format!("{pkg} {test}"),
-        module: pkg.to_string(),
+        module: pkg.into(),
         outcome,
         duration_secs: elapsed,
         failure,

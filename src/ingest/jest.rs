@@ -52,7 +52,7 @@ pub fn parse(doc: &Value) -> Report {
             {
                 tests.push(TestCase {
                     id: module.clone(),
-                    module: module.clone(),
+                    module: module.as_str().into(),
                     outcome: Outcome::Errored,
                     duration_secs: None,
                     failure: Some(Box::new(Failure {
@@ -107,7 +107,7 @@ pub fn parse(doc: &Value) -> Report {
                 .map(|ms| ms / 1000.0);
             tests.push(TestCase {
                 id,
-                module: module.clone(),
+                module: module.as_str().into(),
                 outcome,
                 duration_secs: duration,
                 failure,

@@ -21,13 +21,15 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::ops::Range;
+use std::io::BufRead;
+use std::sync::Arc;
 
 use quick_xml::Reader;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::QName;
 
-use super::text::{decode_content, first_line, message_line, pytest_unmangle, strip_ansi};
+use super::text::{decode_entity, first_line, message_line, pytest_unmangle, strip_ansi};
 use super::{IngestError, go, pytest};
 use crate::model::{Failure, Outcome, Report, TestCase};
 
@@ -54,34 +56,99 @@ struct Suite {
     bare: Vec<usize>,
 }
 
-/// A test case while its element is open.
-struct Case<'a> {
-    classname: Cow<'a, str>,
-    name: Cow<'a, str>,
-    file: Option<Cow<'a, str>>,
+/// The test case whose element is open. One per parser, reused: its
+/// buffers keep their capacity from one case to the next.
+struct Case {
+    classname: String,
+    name: String,
+    file: String,
+    has_file: bool,
     time: Option<f64>,
     outcome: Outcome,
     failure: Option<Box<Failure>>,
-    stdout: Option<Range<usize>>,
-    stderr: Option<Range<usize>>,
+    /// Text of `<system-out>` / `<system-err>` (UTF-8 bytes in reused
+    /// buffers): made a string only if the test turns out to fail.
+    stdout: Option<Vec<u8>>,
+    stderr: Option<Vec<u8>>,
     has_children: bool,
 }
 
-struct Parser<'a> {
-    src: &'a str,
+impl Default for Case {
+    fn default() -> Case {
+        Case {
+            classname: String::new(),
+            name: String::new(),
+            file: String::new(),
+            has_file: false,
+            time: None,
+            outcome: Outcome::Passed,
+            failure: None,
+            stdout: None,
+            stderr: None,
+            has_children: false,
+        }
+    }
+}
+
+impl Case {
+    fn file(&self) -> Option<&str> {
+        self.has_file.then_some(self.file.as_str())
+    }
+}
+
+struct Parser {
     tests: Vec<TestCase>,
     suites: Vec<Suite>,
     root_dialect: Dialect,
     root_tests: Option<usize>,
     root_errors: Option<usize>,
-    /// Cache of the last classname -> (module, id prefix) (pytest mapping).
-    last_class: (String, String, String),
+    /// Size of the document in bytes (bounds what a declared count reserves).
+    size_hint: usize,
+    /// The last few classnames and their pytest module and id prefix (the
+    /// tests of a file alternate between its classes and its functions).
+    classes: Vec<ClassEntry>,
+    /// Next entry of `classes` to replace.
+    class_next: usize,
+    /// The module of the last test: the tests of one module share it.
+    last_module: Option<Arc<str>>,
+    /// Scratch for [`pytest::split_classname_into`].
+    scratch: String,
     mocha_top: Vec<String>,
     warnings: Vec<String>,
+    case: Case,
+    /// Spare buffers for captured output (kept between cases).
+    spare: Vec<Vec<u8>>,
 }
 
-pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
-    let mut reader = Reader::from_str(src);
+/// How many classnames [`Parser::classes`] remembers.
+const CLASS_CACHE: usize = 4;
+
+struct ClassEntry {
+    classname: String,
+    prefix: String,
+    module: Arc<str>,
+}
+
+/// Why [`parse`] stopped. XML errors carry the position; the caller, who
+/// knows the rest of the input, tells a document cut short from a broken
+/// one with [`xml_error`].
+pub(crate) enum Fail {
+    Ingest(IngestError),
+    Xml(XmlError, u64),
+}
+
+impl From<IngestError> for Fail {
+    fn from(e: IngestError) -> Fail {
+        Fail::Ingest(e)
+    }
+}
+
+/// Reads a JUnit document from a buffered byte stream. `size_hint` is the
+/// document's size in bytes, when known (it bounds how much a declared test
+/// count may reserve). The caller checks the bytes are text (no NUL, valid
+/// UTF-8): see [`super::parse`] and [`super::parse_stream`].
+pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fail> {
+    let mut reader = Reader::from_reader(input);
     {
         let cfg = reader.config_mut();
         cfg.trim_text(false);
@@ -90,24 +157,33 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
         cfg.allow_dangling_amp = true;
     }
     let mut p = Parser {
-        src,
         tests: Vec::new(),
         suites: Vec::new(),
         root_dialect: Dialect::Unknown,
         root_tests: None,
         root_errors: None,
-        last_class: Default::default(),
+        size_hint,
+        classes: Vec::new(),
+        class_next: 0,
+        last_module: None,
+        scratch: String::new(),
         mocha_top: Vec::new(),
         warnings: Vec::new(),
+        case: Case::default(),
+        spare: Vec::new(),
     };
     let mut depth = 0usize;
     let mut seen_root = false;
-    let mut case: Option<Case<'_>> = None;
+    let mut in_case = false;
+    let mut buf = Vec::with_capacity(4096);
+    let mut aux = Vec::with_capacity(4096);
 
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| xml_error(src, &e, reader.error_position()))?;
+        buf.clear();
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(e) => e,
+            Err(e) => return Err(Fail::Xml(e, reader.error_position())),
+        };
         match event {
             Event::Start(e) => {
                 let name = e.local_name();
@@ -115,17 +191,13 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
                 if !seen_root {
                     seen_root = true;
                     if name != b"testsuites" && name != b"testsuite" {
-                        return Err(IngestError::Unrecognized);
+                        return Err(IngestError::Unrecognized.into());
                     }
                 }
-                if let Some(c) = case.as_mut() {
+                if in_case {
                     // Inside <testcase>: every child is read to its end here.
-                    c.has_children = true;
-                    let span = reader
-                        .read_to_end(e.name())
-                        .map_err(|err| xml_error(src, &err, reader.error_position()))?;
-                    let span = span.start as usize..span.end as usize;
-                    p.case_child(c, &e, Some(span));
+                    p.case.has_children = true;
+                    p.case_child(&e, Some((&mut reader, &mut aux)))?;
                     continue;
                 }
                 match name {
@@ -139,7 +211,8 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
                     }
                     b"testcase" => {
                         depth += 1;
-                        case = Some(p.open_case(&e));
+                        p.open_case(&e);
+                        in_case = true;
                     }
                     b"properties" => depth += 1,
                     b"property" => {
@@ -149,9 +222,7 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
                     _ => {
                         // Suite-level output, unknown elements, arbitrarily
                         // deep nesting: skipped without recursion.
-                        reader
-                            .read_to_end(e.name())
-                            .map_err(|err| xml_error(src, &err, reader.error_position()))?;
+                        skip(&mut reader, e.name(), &mut aux)?;
                     }
                 }
             }
@@ -161,20 +232,20 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
                 if !seen_root {
                     seen_root = true;
                     if name != b"testsuites" && name != b"testsuite" {
-                        return Err(IngestError::Unrecognized);
+                        return Err(IngestError::Unrecognized.into());
                     }
                     p.root_attrs(&e);
                     continue;
                 }
-                if let Some(c) = case.as_mut() {
-                    c.has_children = true;
-                    p.case_child(c, &e, None);
+                if in_case {
+                    p.case.has_children = true;
+                    p.case_child::<R>(&e, None)?;
                     continue;
                 }
                 match name {
                     b"testcase" => {
-                        let c = p.open_case(&e);
-                        p.close_case(c);
+                        p.open_case(&e);
+                        p.close_case();
                     }
                     b"property" => p.property(&e),
                     _ => {}
@@ -183,10 +254,9 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
             Event::End(e) => {
                 depth = depth.saturating_sub(1);
                 match e.local_name().as_ref() {
-                    b"testcase" => {
-                        if let Some(c) = case.take() {
-                            p.close_case(c);
-                        }
+                    b"testcase" if in_case => {
+                        in_case = false;
+                        p.close_case();
                     }
                     b"testsuite" => p.close_suite(),
                     _ => {}
@@ -197,21 +267,109 @@ pub(crate) fn parse(src: &str) -> Result<Report, IngestError> {
         }
     }
     if !seen_root {
-        return Err(IngestError::Truncated("no root element yet".into()));
+        return Err(IngestError::Truncated("no root element yet".into()).into());
     }
     if depth != 0 {
         return Err(IngestError::Truncated(format!(
             "document ends with {depth} element(s) still open"
-        )));
+        ))
+        .into());
     }
     Ok(p.finish())
 }
 
-fn xml_error(src: &str, e: &XmlError, pos: u64) -> IngestError {
-    // An error in the last, unfinished piece of markup (no `>` after it) is a
-    // file still being written.
-    let tail = src.as_bytes().get(pos as usize..).unwrap_or_default();
-    if memchr::memchr(b'>', tail).is_none() {
+/// Skips to the end of the element `end` just opened (nested elements of
+/// the same name included), keeping nothing.
+fn skip<R: BufRead>(reader: &mut Reader<R>, end: QName<'_>, aux: &mut Vec<u8>) -> Result<(), Fail> {
+    aux.clear();
+    reader
+        .read_to_end_into(end, aux)
+        .map(drop)
+        .map_err(|e| Fail::Xml(e, reader.error_position()))
+}
+
+/// Reads the content of the element `end` just opened, up to its end tag,
+/// appending its text to `out`: text
+/// unescaped (only the predefined entities and character references),
+/// CDATA sections verbatim, comments, processing instructions and nested
+/// tags dropped (the text inside nested elements is kept).
+fn read_text<R: BufRead>(
+    reader: &mut Reader<R>,
+    end: QName<'_>,
+    aux: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<(), Fail> {
+    let mut depth = 0usize;
+    loop {
+        aux.clear();
+        let event = match reader.read_event_into(aux) {
+            Ok(e) => e,
+            Err(e) => return Err(Fail::Xml(e, reader.error_position())),
+        };
+        match event {
+            Event::Start(e) if e.name() == end => depth += 1,
+            Event::End(e) if e.name() == end => {
+                if depth == 0 {
+                    return Ok(());
+                }
+                depth -= 1;
+            }
+            Event::Text(t) => {
+                let raw: &[u8] = &t;
+                if memchr::memchr(b'&', raw).is_some() {
+                    // A lone `&` (allowed dangling): kept literally.
+                    out.extend_from_slice(attr_text(raw).as_bytes());
+                } else {
+                    out.extend_from_slice(raw);
+                }
+            }
+            Event::GeneralRef(r) => push_reference(&r, out),
+            Event::CData(c) => out.extend_from_slice(&c),
+            Event::Eof => {
+                let name = String::from_utf8_lossy(end.as_ref()).into_owned();
+                let e = XmlError::IllFormed(IllFormedError::MissingEndTag(name));
+                return Err(Fail::Xml(e, reader.error_position()));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `&name;`: the character it stands for, or the reference kept literally
+/// (unknown entities stay inert text).
+fn push_reference(name: &[u8], out: &mut Vec<u8>) {
+    let mut text = [0u8; 16];
+    if name.len() + 2 <= text.len() {
+        text[0] = b'&';
+        text[1..=name.len()].copy_from_slice(name);
+        text[name.len() + 1] = b';';
+        if let Ok(s) = std::str::from_utf8(&text[..name.len() + 2])
+            && let Some((c, used)) = decode_entity(s)
+            && used == s.len()
+        {
+            let mut utf8 = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            return;
+        }
+    }
+    out.push(b'&');
+    out.extend_from_slice(name);
+    out.push(b';');
+}
+
+/// Text read by [`read_text`] as a string.
+fn into_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// An XML error at byte `pos` as the user sees it. `more_markup`: a `>`
+/// follows at or after `pos` in the input. An error in the last, unfinished
+/// piece of markup (no `>` after it) is a file still being written.
+pub(crate) fn xml_error(e: &XmlError, pos: u64, more_markup: bool) -> IngestError {
+    if !more_markup {
         return IngestError::Truncated(format!("{e} at byte {pos}"));
     }
     match e {
@@ -230,21 +388,15 @@ fn xml_error(src: &str, e: &XmlError, pos: u64) -> IngestError {
 }
 
 /// The attributes of a start tag as `(key, raw value)` pairs borrowed from
-/// the input (`'a`). A small scanner instead of quick-xml's attribute
-/// iterator: no duplicate check (quadratic on absurd attribute counts), no
-/// allocation; it stops at the first malformed attribute.
-fn attrs<'a>(src: &'a str, e: &BytesStart<'_>) -> AttrScan<'a> {
+/// the tag. A small scanner instead of quick-xml's attribute iterator: no
+/// duplicate check (quadratic on absurd attribute counts), no allocation;
+/// it stops at the first malformed attribute.
+fn attrs<'a>(e: &'a BytesStart<'_>) -> AttrScan<'a> {
     let name_len = e.name().as_ref().len();
-    // The slice reader hands out tags borrowed from `src`: find the tag's
-    // place in `src` so values live as long as the input.
     let tag: &[u8] = e;
-    let offset = (tag.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
-    let rest = src
-        .as_bytes()
-        .get(offset..offset.saturating_add(tag.len()))
-        .and_then(|t| t.get(name_len..))
-        .unwrap_or_default();
-    AttrScan { rest }
+    AttrScan {
+        rest: tag.get(name_len..).unwrap_or_default(),
+    }
 }
 
 struct AttrScan<'a> {
@@ -280,7 +432,7 @@ impl<'a> Iterator for AttrScan<'a> {
     }
 }
 
-/// Attribute value as text: borrowed from the input when it has no escapes.
+/// Attribute value as text: borrowed from the tag when it has no escapes.
 fn attr_text(value: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(value) {
         Ok(s) => super::text::unescape(s),
@@ -288,7 +440,29 @@ fn attr_text(value: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// The shared module string for `name`: the last test's when equal (the
+/// tests of one module come together), else a new one remembered in `last`.
+fn intern(last: &mut Option<Arc<str>>, name: &str) -> Arc<str> {
+    match last {
+        Some(m) if **m == *name => m.clone(),
+        _ => {
+            let m: Arc<str> = Arc::from(name);
+            *last = Some(m.clone());
+            m
+        }
+    }
+}
+
+/// Sets `out` to the attribute value's text, reusing its allocation.
+fn set_attr(out: &mut String, value: &[u8]) {
+    out.clear();
+    out.push_str(&attr_text(value));
+}
+
 fn parse_time(s: &str) -> Option<f64> {
+    if let Some(t) = parse_time_fast(s.as_bytes()) {
+        return Some(t);
+    }
     // Some Surefire locales write `1,234.5`.
     let t: f64 = match s.parse() {
         Ok(t) => t,
@@ -297,13 +471,42 @@ fn parse_time(s: &str) -> Option<f64> {
     (t.is_finite() && t >= 0.0).then_some(t)
 }
 
+/// `digits[.digits]` with at most 15 digits: the integer and the power of
+/// ten are exact in an f64, so one division is correctly rounded, the same
+/// value as `str::parse` gives (Clinger's fast path).
+fn parse_time_fast(s: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    let mut m: u64 = 0;
+    let mut digits = 0;
+    let mut frac = None;
+    for (i, &c) in s.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                digits += 1;
+            }
+            b'.' if frac.is_none() && i > 0 && i + 1 < s.len() => frac = Some(s.len() - i - 1),
+            _ => return None,
+        }
+    }
+    if digits > 15 {
+        return None;
+    }
+    Some(m as f64 / POW10[frac.unwrap_or(0)])
+}
+
 fn parse_count(s: &str) -> Option<usize> {
     s.trim().parse().ok()
 }
 
-impl<'a> Parser<'a> {
-    fn root_attrs(&mut self, e: &BytesStart<'a>) {
-        for a in attrs(self.src, e) {
+impl Parser {
+    fn root_attrs(&mut self, e: &BytesStart<'_>) {
+        for a in attrs(e) {
             match a.key {
                 b"name" => {
                     self.root_dialect = match &*attr_text(a.value) {
@@ -332,11 +535,11 @@ impl<'a> Parser<'a> {
             && self.tests.capacity() == 0
         {
             // Never trust a count more than the bytes can hold.
-            self.tests.reserve(n.min(self.src.len() / 32 + 16));
+            self.tests.reserve(n.min(self.size_hint / 32 + 16));
         }
     }
 
-    fn open_suite(&mut self, e: &BytesStart<'a>) {
+    fn open_suite(&mut self, e: &BytesStart<'_>) {
         let mut suite = Suite {
             name: String::new(),
             file: None,
@@ -345,7 +548,7 @@ impl<'a> Parser<'a> {
             first_case: self.tests.len(),
             bare: Vec::new(),
         };
-        for a in attrs(self.src, e) {
+        for a in attrs(e) {
             match a.key {
                 b"name" => suite.name = attr_text(a.value).into_owned(),
                 b"file" => suite.file = Some(attr_text(a.value).into_owned()),
@@ -366,40 +569,52 @@ impl<'a> Parser<'a> {
         self.suites.push(suite);
     }
 
-    fn property(&mut self, e: &BytesStart<'a>) {
-        let go_version = attrs(self.src, e).any(|a| a.key == b"name" && a.value == b"go.version");
+    fn property(&mut self, e: &BytesStart<'_>) {
+        let go_version = attrs(e).any(|a| a.key == b"name" && a.value == b"go.version");
         if go_version && let Some(s) = self.suites.last_mut() {
             s.dialect = Dialect::Go;
         }
     }
 
-    fn open_case(&mut self, e: &BytesStart<'a>) -> Case<'a> {
-        let mut c = Case {
-            classname: Cow::Borrowed(""),
-            name: Cow::Borrowed(""),
-            file: None,
-            time: None,
-            outcome: Outcome::Passed,
-            failure: None,
-            stdout: None,
-            stderr: None,
-            has_children: false,
-        };
-        for a in attrs(self.src, e) {
+    fn open_case(&mut self, e: &BytesStart<'_>) {
+        let c = &mut self.case;
+        c.classname.clear();
+        c.name.clear();
+        c.file.clear();
+        c.has_file = false;
+        c.time = None;
+        c.outcome = Outcome::Passed;
+        c.failure = None;
+        c.has_children = false;
+        if let Some(b) = c.stdout.take() {
+            self.spare.push(b);
+        }
+        if let Some(b) = c.stderr.take() {
+            self.spare.push(b);
+        }
+        for a in attrs(e) {
             match a.key {
-                b"classname" => c.classname = attr_text(a.value),
-                b"name" => c.name = attr_text(a.value),
-                b"file" => c.file = Some(attr_text(a.value)),
+                b"classname" => set_attr(&mut c.classname, a.value),
+                b"name" => set_attr(&mut c.name, a.value),
+                b"file" => {
+                    set_attr(&mut c.file, a.value);
+                    c.has_file = true;
+                }
                 b"time" => c.time = std::str::from_utf8(a.value).ok().and_then(parse_time),
                 _ => {}
             }
         }
-        c
     }
 
-    /// A child element of <testcase>: `span` is its inner content (None for
-    /// an empty element).
-    fn case_child(&mut self, c: &mut Case<'a>, e: &BytesStart<'a>, span: Option<Range<usize>>) {
+    /// A child element of <testcase>. For a start tag, `content` is the
+    /// reader positioned after it: the element is read to its end here.
+    /// `None` for an empty element.
+    fn case_child<R: BufRead>(
+        &mut self,
+        e: &BytesStart<'_>,
+        content: Option<(&mut Reader<R>, &mut Vec<u8>)>,
+    ) -> Result<(), Fail> {
+        let c = &mut self.case;
         match e.local_name().as_ref() {
             tag @ (b"failure" | b"error") => {
                 let outcome = if tag == b"failure" {
@@ -411,11 +626,14 @@ impl<'a> Parser<'a> {
                     // A second failure block (pytest: call failed, teardown
                     // errored) keeps the first one's details.
                     c.outcome = c.outcome.min(outcome);
-                    return;
+                    if let Some((reader, aux)) = content {
+                        skip(reader, e.name(), aux)?;
+                    }
+                    return Ok(());
                 }
                 let mut message = Cow::Borrowed("");
                 let mut kind = None;
-                for a in attrs(self.src, e) {
+                for a in attrs(e) {
                     match a.key {
                         b"message" => message = attr_text(a.value),
                         b"type" => {
@@ -427,9 +645,17 @@ impl<'a> Parser<'a> {
                         _ => {}
                     }
                 }
-                let body = span
-                    .map(|s| decode_content(&self.src[s]))
-                    .unwrap_or_default();
+                let body = match content {
+                    Some((reader, aux)) => {
+                        let mut text = self.spare.pop().unwrap_or_default();
+                        text.clear();
+                        read_text(reader, e.name(), aux, &mut text)?;
+                        let body = into_text(&text);
+                        self.spare.push(text);
+                        body
+                    }
+                    None => String::new(),
+                };
                 c.outcome = outcome;
                 c.failure = Some(Box::new(Failure {
                     message: message.into_owned(),
@@ -439,22 +665,48 @@ impl<'a> Parser<'a> {
                     stderr: String::new(),
                 }));
             }
-            b"skipped" if c.failure.is_none() => c.outcome = Outcome::Skipped,
-            b"system-out" => c.stdout = span,
-            b"system-err" => c.stderr = span,
-            _ => {}
+            b"skipped" => {
+                if c.failure.is_none() {
+                    c.outcome = Outcome::Skipped;
+                }
+                if let Some((reader, aux)) = content {
+                    skip(reader, e.name(), aux)?;
+                }
+            }
+            tag @ (b"system-out" | b"system-err") => {
+                let mut raw = self.spare.pop().unwrap_or_default();
+                raw.clear();
+                if let Some((reader, aux)) = content {
+                    read_text(reader, e.name(), aux, &mut raw)?;
+                }
+                let slot = if tag == b"system-out" {
+                    &mut c.stdout
+                } else {
+                    &mut c.stderr
+                };
+                if let Some(old) = slot.replace(raw) {
+                    self.spare.push(old);
+                }
+            }
+            _ => {
+                if let Some((reader, aux)) = content {
+                    skip(reader, e.name(), aux)?;
+                }
+            }
         }
+        Ok(())
     }
 
-    fn dialect_for(&mut self, c: &Case<'a>) -> Dialect {
+    fn dialect_for(&mut self) -> Dialect {
+        let c = &self.case;
         let suite = self.suites.last();
         let known = suite.map_or(self.root_dialect, |s| s.dialect);
         if known != Dialect::Unknown {
             return known;
         }
         let suite_name = suite.map_or("", |s| s.name.as_str());
-        let (cn, n) = (c.classname.as_ref(), c.name.as_ref());
-        let d = if c.file.as_deref().is_some_and(|f| f.ends_with(".py")) {
+        let (cn, n) = (c.classname.as_str(), c.name.as_str());
+        let d = if c.file().is_some_and(|f| f.ends_with(".py")) {
             Dialect::Pytest
         } else if !cn.is_empty()
             && n.len() > cn.len()
@@ -483,21 +735,23 @@ impl<'a> Parser<'a> {
         d
     }
 
-    fn close_case(&mut self, mut c: Case<'a>) {
-        let dialect = self.dialect_for(&c);
-        let (id, module) = self.id_and_module(dialect, &c);
-        if let Some(f) = c.failure.as_deref_mut() {
+    fn close_case(&mut self) {
+        let dialect = self.dialect_for();
+        let (id, module) = self.id_and_module(dialect);
+        let c = &mut self.case;
+        let mut failure = c.failure.take();
+        if let Some(f) = failure.as_deref_mut() {
             f.message = failure_message(dialect, f);
             if dialect == Dialect::Pytest
                 && let Cow::Owned(d) = pytest_unmangle(&f.detail)
             {
                 f.detail = d;
             }
-            if let Some(s) = c.stdout.take() {
-                f.stdout = trim_block(decode_content(&self.src[s]));
+            if let Some(raw) = &c.stdout {
+                f.stdout = trim_block(into_text(raw));
             }
-            if let Some(s) = c.stderr.take() {
-                f.stderr = trim_block(decode_content(&self.src[s]));
+            if let Some(raw) = &c.stderr {
+                f.stderr = trim_block(into_text(raw));
             }
         }
         if dialect == Dialect::Jest
@@ -512,7 +766,7 @@ impl<'a> Parser<'a> {
             module,
             outcome: c.outcome,
             duration_secs: c.time,
-            failure: c.failure,
+            failure,
         };
         // pytest writes a second <testcase> for a test whose call failed and
         // whose teardown errored: the same test, counted once.
@@ -530,36 +784,58 @@ impl<'a> Parser<'a> {
         self.tests.push(test);
     }
 
-    fn id_and_module(&mut self, dialect: Dialect, c: &Case<'a>) -> (String, String) {
-        let (cn, n) = (c.classname.as_ref(), c.name.as_ref());
+    fn id_and_module(&mut self, dialect: Dialect) -> (String, Arc<str>) {
+        let c = &self.case;
+        let (cn, n) = (c.classname.as_str(), c.name.as_str());
         let suite = self.suites.last();
         let suite_name = suite.map_or("", |s| s.name.as_str());
+        let last = &mut self.last_module;
         match dialect {
             Dialect::Pytest => {
                 if cn.is_empty() {
                     let id = pytest::collection_error_id(n);
-                    return (id.clone(), id);
+                    let module = intern(last, &id);
+                    return (id, module);
                 }
-                if self.last_class.0 != cn {
-                    let (module, prefix) = pytest::split_classname(cn, c.file.as_deref());
-                    self.last_class = (cn.to_string(), module, prefix);
-                }
-                let prefix = &self.last_class.2;
+                let hit = self.classes.iter().position(|e| e.classname == cn);
+                let entry = match hit {
+                    Some(i) => &self.classes[i],
+                    None => {
+                        // A new entry, or the oldest one's buffers reused.
+                        let i = if self.classes.len() < CLASS_CACHE {
+                            self.classes.push(ClassEntry {
+                                classname: String::new(),
+                                prefix: String::new(),
+                                module: Arc::from(""),
+                            });
+                            self.classes.len() - 1
+                        } else {
+                            let i = self.class_next;
+                            self.class_next = (i + 1) % CLASS_CACHE;
+                            i
+                        };
+                        let e = &mut self.classes[i];
+                        let module = &mut self.scratch;
+                        pytest::split_classname_into(cn, c.file(), module, &mut e.prefix);
+                        e.module = intern(last, module);
+                        e.classname.clear();
+                        e.classname.push_str(cn);
+                        &self.classes[i]
+                    }
+                };
+                let prefix = &entry.prefix;
                 let mut id = String::with_capacity(prefix.len() + 2 + n.len());
                 id.push_str(prefix);
                 id.push_str("::");
                 id.push_str(n);
-                (id, self.last_class.1.clone())
+                let module = entry.module.clone();
+                (id, module)
             }
             Dialect::Jest => {
-                let module = c
-                    .file
-                    .as_deref()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| suite_name.to_string());
-                (n.to_string(), module)
+                let module = c.file().unwrap_or(suite_name);
+                (n.to_string(), intern(last, module))
             }
-            Dialect::Vitest => (join(cn, " > ", n), cn.to_string()),
+            Dialect::Vitest => (join(cn, " > ", n), intern(last, cn)),
             Dialect::Mocha => {
                 if suite_name != "Root Suite"
                     && !suite_name.is_empty()
@@ -575,14 +851,13 @@ impl<'a> Parser<'a> {
                         n.strip_prefix(t.as_str())
                             .is_some_and(|r| r.starts_with(' '))
                     })
-                    .cloned()
-                    .unwrap_or_else(|| suite_name.to_string());
-                (n.to_string(), module)
+                    .map_or(suite_name, String::as_str);
+                (n.to_string(), intern(last, module))
             }
-            Dialect::Nextest => (join(cn, " ", n), cn.to_string()),
+            Dialect::Nextest => (join(cn, " ", n), intern(last, cn)),
             Dialect::Go => {
                 let short = cn.rsplit('/').next().unwrap_or(cn);
-                (join(short, " ", n), cn.to_string())
+                (join(short, " ", n), intern(last, cn))
             }
             Dialect::Generic | Dialect::Unknown => {
                 let id = if cn.is_empty() || n.starts_with(cn) {
@@ -591,7 +866,7 @@ impl<'a> Parser<'a> {
                     join(cn, ".", n)
                 };
                 let module = if cn.is_empty() { suite_name } else { cn };
-                (id, module.to_string())
+                (id, intern(last, module))
             }
         }
     }
@@ -730,18 +1005,13 @@ fn jest_ids(tests: &mut [TestCase], suite_name: &str) {
     let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
     for t in tests.iter() {
         for (i, _) in t.id.match_indices(' ') {
-            *counts.entry((t.module.as_str(), &t.id[..i])).or_default() += 1;
+            *counts.entry((&*t.module, &t.id[..i])).or_default() += 1;
         }
     }
     let mut new_ids = Vec::with_capacity(tests.len());
     for t in tests.iter() {
         let bounds: Vec<usize> = t.id.match_indices(' ').map(|(i, _)| i).collect();
-        let count = |i: usize| {
-            counts
-                .get(&(t.module.as_str(), &t.id[..i]))
-                .copied()
-                .unwrap_or(0)
-        };
+        let count = |i: usize| counts.get(&(&*t.module, &t.id[..i])).copied().unwrap_or(0);
         let mut cut = Vec::new();
         for (k, &b) in bounds.iter().enumerate() {
             let here = count(b);
@@ -769,5 +1039,54 @@ fn jest_ids(tests: &mut [TestCase], suite_name: &str) {
         if let Some(id) = id {
             t.id = id;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn detail(body: &str) -> String {
+        let doc = format!(
+            r#"<testsuite name="s"><testcase classname="a" name="b"><failure message="m">{body}</failure></testcase></testsuite>"#
+        );
+        let report = crate::ingest::parse(doc.as_bytes()).unwrap();
+        report.tests[0].failure.as_ref().unwrap().detail.clone()
+    }
+
+    #[test]
+    fn content_with_cdata_comments_and_references() {
+        assert_eq!(
+            detail("a&lt;<![CDATA[<x>&amp;]]><!-- c -->b"),
+            "a<<x>&amp;b"
+        );
+        assert_eq!(detail("x<b>bold</b><?pi x?>y"), "xboldy");
+        assert_eq!(
+            detail("&lol9; &#0; &#27;[31m&#x41; &#99999999999; &quot;q&apos;"),
+            "&lol9; &#0; \u{1b}[31mA &#99999999999; \"q'"
+        );
+        assert_eq!(detail("fish & chips"), "fish & chips");
+    }
+
+    #[test]
+    fn times_parse_as_str_parse_does() {
+        for t in [
+            "0",
+            "1",
+            "1.234",
+            "0.1",
+            "0.3",
+            "123456.789",
+            "1.000000000000001",
+            "99999.99999",
+            "0.000000000000001",
+            "12345678901234.5",
+        ] {
+            assert_eq!(super::parse_time(t), t.parse::<f64>().ok(), "{t}");
+        }
+        for t in ["", ".5", "5.", "1.2.3", "-1", "1e3", "NaN", "1,234.5"] {
+            let fast = super::parse_time_fast(t.as_bytes());
+            assert!(fast.is_none(), "{t}");
+        }
+        assert_eq!(super::parse_time("1,234.5"), Some(1234.5));
+        assert_eq!(super::parse_time("-1"), None);
     }
 }

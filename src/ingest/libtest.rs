@@ -54,7 +54,7 @@ impl LibtestState {
                 });
                 sink.upsert(TestCase {
                     id: name.to_string(),
-                    module,
+                    module: module.into(),
                     outcome,
                     duration_secs: v.get("exec_time").and_then(Value::as_f64),
                     failure,

@@ -3,6 +3,7 @@
 //! Formats are recognised by content, never by file name.
 
 mod go;
+mod input;
 mod jest;
 mod junit;
 mod libtest;
@@ -12,6 +13,8 @@ mod pytest;
 mod reportlog;
 pub mod synthetic;
 mod text;
+
+use std::io::{self, Read};
 
 use serde_json::Value;
 
@@ -80,8 +83,14 @@ pub fn parse(bytes: &[u8]) -> Result<Report, IngestError> {
             if memchr::memchr(0, body).is_some() {
                 return Err(IngestError::Binary);
             }
-            let text = std::str::from_utf8(body).map_err(|_| IngestError::Binary)?;
-            junit::parse(text)
+            std::str::from_utf8(body).map_err(|_| IngestError::Binary)?;
+            junit::parse(body, body.len()).map_err(|f| match f {
+                junit::Fail::Ingest(e) => e,
+                junit::Fail::Xml(e, pos) => {
+                    let tail = body.get(pos as usize..).unwrap_or_default();
+                    junit::xml_error(&e, pos, memchr::memchr(b'>', tail).is_some())
+                }
+            })
         }
         b'{' => match json_shape(body) {
             // One bad line (even binary) is a warning, not the end of the file.
@@ -105,6 +114,59 @@ pub fn parse(bytes: &[u8]) -> Result<Report, IngestError> {
         _ => Err(IngestError::Unrecognized),
     }
 }
+
+/// [`parse`] for a file read as it goes: `head` is its first bytes (as given
+/// to [`sniff`]), `rest` the bytes after them, `size` the whole size when
+/// known. A JUnit document streams through a small buffer (checked for NUL
+/// bytes and invalid UTF-8 on the way) and is never held whole; other
+/// documents are read whole and given to [`parse`]. The result is the same
+/// as [`parse`] of all the bytes. The outer error is a failure to read.
+pub fn parse_stream(
+    head: &[u8],
+    rest: &mut (dyn Read + Send),
+    size: usize,
+) -> io::Result<Result<Report, IngestError>> {
+    let body = skip_bom_and_space(head);
+    if body.is_empty() || body[0] != b'<' || is_utf16(head) {
+        let mut all = Vec::with_capacity(size.max(head.len()) + 1);
+        all.extend_from_slice(head);
+        rest.read_to_end(&mut all)?;
+        return Ok(parse(&all));
+    }
+    let mut source = body.chain(rest);
+    std::thread::scope(|scope| {
+        // Small documents are read here; big ones ahead, on a thread.
+        let mut input = if size > READ_AHEAD_FROM {
+            input::Checked::threaded(scope, &mut source)
+        } else {
+            input::Checked::inline(&mut source)
+        };
+        let parsed = junit::parse(&mut input, size);
+        if parsed.is_err() {
+            // The whole file decides: binary anywhere wins over any other
+            // error, and a `>` after the error position tells broken from
+            // cut short.
+            input.drain()?;
+        }
+        if input.is_binary() {
+            return Ok(Err(IngestError::Binary));
+        }
+        match parsed {
+            Ok(report) => Ok(Ok(report)),
+            Err(junit::Fail::Ingest(e)) => Ok(Err(e)),
+            // A read error of the file itself, not a verdict on its content.
+            Err(junit::Fail::Xml(quick_xml::Error::Io(e), _)) => {
+                Err(io::Error::new(e.kind(), e.to_string()))
+            }
+            Err(junit::Fail::Xml(e, pos)) => {
+                Ok(Err(junit::xml_error(&e, pos, input.has_gt_from(pos))))
+            }
+        }
+    })
+}
+
+/// Documents larger than this are read ahead on a second thread.
+const READ_AHEAD_FROM: usize = 1024 * 1024;
 
 fn first_line_is_json(body: &[u8]) -> bool {
     let end = memchr::memchr(b'\n', body).unwrap_or(body.len());

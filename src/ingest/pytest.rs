@@ -16,39 +16,64 @@ pub fn module_of(nodeid: &str) -> &str {
 /// the first dotted component that starts with an upper-case letter begins
 /// the class part (Python class naming); everything before it is the module
 /// path. A classname that is empty (collection errors) gives no prefix.
-pub fn split_classname(classname: &str, file: Option<&str>) -> (String, String) {
+///
+/// The results go into buffers the caller reuses (no allocation once they
+/// are large enough).
+pub fn split_classname_into(
+    classname: &str,
+    file: Option<&str>,
+    module: &mut String,
+    prefix: &mut String,
+) {
+    module.clear();
+    prefix.clear();
     if classname.is_empty() {
-        return (String::new(), String::new());
+        return;
     }
     if let Some(file) = file.filter(|f| f.ends_with(".py")) {
-        let dotted = file.trim_end_matches(".py").replace(['/', '\\'], ".");
-        let classes = classname
-            .strip_prefix(dotted.as_str())
-            .map(|rest| rest.trim_start_matches('.'));
-        if let Some(classes) = classes {
-            let mut prefix = file.to_string();
+        // The classname starts with the file's path, dotted.
+        let dotted = file.trim_end_matches(".py");
+        let same = |(&c, d): (&u8, u8)| c == if d == b'/' || d == b'\\' { b'.' } else { d };
+        if classname.len() >= dotted.len()
+            && classname.as_bytes().iter().zip(dotted.bytes()).all(same)
+        {
+            let classes = classname[dotted.len()..].trim_start_matches('.');
+            module.push_str(file);
+            prefix.push_str(file);
             for c in classes.split('.').filter(|c| !c.is_empty()) {
                 prefix.push_str("::");
                 prefix.push_str(c);
             }
-            return (file.to_string(), prefix);
+            return;
         }
     }
-    let parts: Vec<&str> = classname.split('.').collect();
-    let class_at = parts
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, p)| p.starts_with(|c: char| c.is_uppercase()))
-        .map_or(parts.len(), |(i, _)| i);
-    let mut module = parts[..class_at].join("/");
-    module.push_str(".py");
-    let mut prefix = module.clone();
-    for c in &parts[class_at..] {
+    // The first component (not the first one) that starts with an
+    // upper-case letter begins the classes.
+    let bytes = classname.as_bytes();
+    let mut class_at = None;
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'.', &bytes[from..]) {
+        let next = from + i + 1;
+        if classname[next..].starts_with(|c: char| c.is_uppercase()) {
+            class_at = Some(next);
+            break;
+        }
+        from = next;
+    }
+    let (path, classes) = match class_at {
+        Some(at) => (&classname[..at - 1], Some(&classname[at..])),
+        None => (classname, None),
+    };
+    // `a.b.c` -> `a/b/c.py`: ASCII for ASCII, so the text stays UTF-8.
+    let mut m = std::mem::take(module).into_bytes();
+    m.extend(path.bytes().map(|c| if c == b'.' { b'/' } else { c }));
+    m.extend_from_slice(b".py");
+    *module = String::from_utf8(m).unwrap_or_default();
+    prefix.push_str(module);
+    for c in classes.into_iter().flat_map(|c| c.split('.')) {
         prefix.push_str("::");
         prefix.push_str(c);
     }
-    (module, prefix)
 }
 
 /// pytest JUnit for a collection error: `classname=""`,
@@ -89,6 +114,12 @@ pub fn first_e_line(detail: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    fn split_classname(classname: &str, file: Option<&str>) -> (String, String) {
+        let (mut module, mut prefix) = (String::new(), String::new());
+        split_classname_into(classname, file, &mut module, &mut prefix);
+        (module, prefix)
+    }
+
     #[test]
     fn classname_to_nodeid() {
         assert_eq!(
@@ -110,6 +141,21 @@ mod tests {
         assert_eq!(
             split_classname("tests.test_x.lower", Some("tests/test_x.py")),
             ("tests/test_x.py".into(), "tests/test_x.py::lower".into())
+        );
+        assert_eq!(
+            split_classname("a.B..c", None),
+            ("a.py".into(), "a.py::B::::c".into())
+        );
+        assert_eq!(
+            split_classname("pkg.tests.test_x.TestA", Some("pkg/tests/test_x.py")),
+            (
+                "pkg/tests/test_x.py".into(),
+                "pkg/tests/test_x.py::TestA".into()
+            )
+        );
+        assert_eq!(
+            split_classname("other.TestA", Some("pkg/test_x.py")),
+            ("other.py".into(), "other.py::TestA".into())
         );
         assert_eq!(
             collection_error_id("tests.test_broken"),

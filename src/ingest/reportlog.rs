@@ -61,7 +61,7 @@ impl ReportLogState {
         });
         sink.upsert(TestCase {
             id: nodeid.to_string(),
-            module: module_of(nodeid).to_string(),
+            module: module_of(nodeid).into(),
             outcome,
             duration_secs: v.get("duration").and_then(Value::as_f64),
             failure,
@@ -76,7 +76,7 @@ fn collection_error(nodeid: &str, longrepr: Option<&Value>) -> TestCase {
         .unwrap_or_else(|| crash_message(longrepr));
     TestCase {
         id: nodeid.to_string(),
-        module: module_of(nodeid).to_string(),
+        module: module_of(nodeid).into(),
         outcome: Outcome::Errored,
         duration_secs: None,
         failure: Some(Box::new(Failure {
@@ -263,7 +263,7 @@ pub fn json_report(doc: &Value) -> Report {
             .and_then(Value::as_f64);
         sink.upsert(TestCase {
             id: nodeid.to_string(),
-            module: module_of(nodeid).to_string(),
+            module: module_of(nodeid).into(),
             outcome,
             duration_secs: duration,
             failure,

@@ -34,7 +34,7 @@ pub fn unescape(s: &str) -> Cow<'_, str> {
 }
 
 /// `s` starts with `&`. Returns the character and the number of bytes used.
-fn decode_entity(s: &str) -> Option<(char, usize)> {
+pub(crate) fn decode_entity(s: &str) -> Option<(char, usize)> {
     // Entity names and numeric references are short; do not scan far.
     let window = &s.as_bytes()[..s.len().min(12)];
     let semi = memchr::memchr(b';', window)?;
@@ -59,38 +59,6 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
         }
     };
     Some((c, semi + 1))
-}
-
-/// Decodes the raw inner content of an element (between its start and end
-/// tags): text is unescaped, CDATA sections are taken verbatim, comments,
-/// processing instructions and nested tags are dropped (their text is kept).
-pub fn decode_content(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while !rest.is_empty() {
-        match rest.find('<') {
-            None => {
-                out.push_str(&unescape(rest));
-                break;
-            }
-            Some(lt) => {
-                out.push_str(&unescape(&rest[..lt]));
-                rest = &rest[lt..];
-                if let Some(body) = rest.strip_prefix("<![CDATA[") {
-                    let end = body.find("]]>").unwrap_or(body.len());
-                    out.push_str(&body[..end]);
-                    rest = body.get(end + 3..).unwrap_or("");
-                } else if let Some(body) = rest.strip_prefix("<!--") {
-                    let end = body.find("-->").map_or(body.len(), |e| e + 3);
-                    rest = &body[end..];
-                } else {
-                    let end = rest.find('>').map_or(rest.len(), |e| e + 1);
-                    rest = &rest[end..];
-                }
-            }
-        }
-    }
-    out
 }
 
 /// First line that is not blank, trimmed.
@@ -219,15 +187,6 @@ mod tests {
         assert_eq!(unescape("&#27;[31m&#x41;"), "\u{1b}[31mA");
         assert_eq!(unescape("&#0;"), "&#0;");
         assert_eq!(unescape("&#99999999999;"), "&#99999999999;");
-    }
-
-    #[test]
-    fn content_with_cdata_and_comments() {
-        assert_eq!(
-            decode_content("a&lt;<![CDATA[<x>&amp;]]><!-- c -->b"),
-            "a<<x>&amp;b"
-        );
-        assert_eq!(decode_content("<![CDATA[unterminated"), "unterminated");
     }
 
     #[test]

@@ -81,18 +81,30 @@ impl Summary {
         let mut groups: Vec<FailureGroup> = Vec::new();
         let mut group_index: HashMap<String, usize> = HashMap::new();
 
+        // Tests of one module are usually contiguous: the last module found
+        // is checked first (pointer, then text), so the map is hashed once
+        // per run of tests, not once per test.
+        let mut last: Option<(&str, usize)> = None;
         for (i, test) in tests.iter().enumerate() {
             totals.add(test.outcome);
-            let m = *module_index.entry(test.module.as_str()).or_insert_with(|| {
-                modules.push(ModuleSummary {
-                    name: test.module.clone(),
-                    passed: 0,
-                    failed: 0,
-                    errors: 0,
-                    skipped: 0,
-                });
-                modules.len() - 1
-            });
+            let name: &str = &test.module;
+            let m = match last {
+                Some((l, m)) if std::ptr::eq(l, name) || l == name => m,
+                _ => {
+                    let m = *module_index.entry(name).or_insert_with(|| {
+                        modules.push(ModuleSummary {
+                            name: name.to_string(),
+                            passed: 0,
+                            failed: 0,
+                            errors: 0,
+                            skipped: 0,
+                        });
+                        modules.len() - 1
+                    });
+                    last = Some((name, m));
+                    m
+                }
+            };
             let module = &mut modules[m];
             match test.outcome {
                 Outcome::Passed => module.passed += 1,

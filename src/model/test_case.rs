@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// How one test ended. Runners' richer outcomes map onto these four
@@ -38,7 +40,9 @@ pub struct Failure {
 pub struct TestCase {
     pub id: String,
     /// Test file / suite the test belongs to (`tests/e2e/test_ws.py`).
-    pub module: String,
+    /// Shared: the tests of one module hold the same string (a 100k-test
+    /// report has a few hundred modules), so cloning a test does not copy it.
+    pub module: Arc<str>,
     pub outcome: Outcome,
     pub duration_secs: Option<f64>,
     pub failure: Option<Box<Failure>>,

@@ -6,6 +6,8 @@
 //! tailing and safety logic use a tiny fake format so they do not depend on
 //! the real parsers.
 
+use std::io::{self, Read};
+
 use crate::ingest::{self, IngestError, Shape};
 use crate::model::{Report, TestCase};
 
@@ -23,6 +25,26 @@ pub trait Formats: Send + Sync {
     fn parse(&self, bytes: &[u8]) -> Result<Report, IngestError>;
     fn line_reader(&self) -> Box<dyn LineFeed>;
     fn merge(&self, reports: &[&Report]) -> Vec<TestCase>;
+
+    /// A whole document read as it goes: `head` (its first bytes), then
+    /// `rest`; `size` is the file's size. The outer error is a read error.
+    /// By default the bytes are collected and given to [`Formats::parse`].
+    fn parse_stream(
+        &self,
+        head: &[u8],
+        rest: &mut (dyn Read + Send),
+        size: usize,
+    ) -> io::Result<Result<Report, IngestError>> {
+        let mut all = Vec::with_capacity(size.max(head.len()) + 1);
+        all.extend_from_slice(head);
+        rest.read_to_end(&mut all)?;
+        Ok(self.parse(&all))
+    }
+
+    /// [`Formats::merge`] of reports the caller no longer needs.
+    fn merge_owned(&self, reports: Vec<Report>) -> Vec<TestCase> {
+        self.merge(&reports.iter().collect::<Vec<_>>())
+    }
 }
 
 impl LineFeed for ingest::LineReader {
@@ -50,5 +72,16 @@ impl Formats for Ingest {
     }
     fn merge(&self, reports: &[&Report]) -> Vec<TestCase> {
         ingest::merge(reports)
+    }
+    fn parse_stream(
+        &self,
+        head: &[u8],
+        rest: &mut (dyn Read + Send),
+        size: usize,
+    ) -> io::Result<Result<Report, IngestError>> {
+        ingest::parse_stream(head, rest, size)
+    }
+    fn merge_owned(&self, reports: Vec<Report>) -> Vec<TestCase> {
+        ingest::merge_owned(reports)
     }
 }

@@ -259,6 +259,40 @@ impl IterState {
         now: SystemTime,
         settle: Duration,
     ) -> IterationData {
+        self.build_with(root, formats, now, settle, true)
+    }
+
+    /// [`IterState::build`] that moves the parsed reports into the view
+    /// instead of copying them: the state keeps no last good parse, so it
+    /// is for a one-shot read only.
+    pub fn build_owned(
+        &mut self,
+        root: &Path,
+        formats: &dyn Formats,
+        now: SystemTime,
+        settle: Duration,
+    ) -> IterationData {
+        let mut data = self.build_with(root, formats, now, settle, false);
+        let reports: Vec<_> = self
+            .reports
+            .values_mut()
+            .filter_map(|f| f.report.take())
+            .collect();
+        if !reports.is_empty() {
+            data.tests = formats.merge_owned(reports);
+        }
+        data
+    }
+
+    /// `merge`: whether to merge the reports' tests into the view.
+    fn build_with(
+        &self,
+        root: &Path,
+        formats: &dyn Formats,
+        now: SystemTime,
+        settle: Duration,
+        merge: bool,
+    ) -> IterationData {
         let prefix =
             |rel: &Path| -> String { sanitize::line(&self.rel_dir().join(rel).to_string_lossy()) };
         let mut warnings = Vec::new();
@@ -304,6 +338,7 @@ impl IterState {
         }
         let tests = match reports.len() {
             0 => Vec::new(),
+            _ if !merge => Vec::new(),
             _ => formats.merge(&reports),
         };
         let mut meta_warning = |name: &str, problem: &Option<Problem>, pending: bool| {

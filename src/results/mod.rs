@@ -234,6 +234,27 @@ impl Store {
         }
     }
 
+    /// [`Store::refresh`]`(None)` for a one-shot read (`loopdeck status`):
+    /// the parsed reports are moved into the returned iterations instead of
+    /// being copied, so the store is used up.
+    pub fn refresh_once(mut self) -> Changes {
+        let (dirty, removed) = self.scan(None);
+        let now = SystemTime::now();
+        let (root, formats, settle) = (&self.root, &*self.formats, self.settle);
+        let updated = self
+            .iters
+            .iter_mut()
+            .filter(|it| dirty.contains(&it.name))
+            .map(|it| it.build_owned(root, formats, now, settle))
+            .collect();
+        Changes {
+            layout: self.layout,
+            updated,
+            removed,
+            root_error: self.root_error.clone(),
+        }
+    }
+
     /// Path relative to the root, if inside it.
     fn relative<'p>(&self, path: &'p Path) -> Option<&'p Path> {
         path.strip_prefix(&self.root)

@@ -2,7 +2,10 @@
 //! (keeping the last good parse while the runner rewrites it), or a JSON-lines
 //! report tailed from its last offset.
 
+use std::borrow::Cow;
 use std::fs::File;
+use std::io::{self, Read};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
@@ -219,23 +222,26 @@ impl ReportFile {
             self.problem = Some(too_large(stat.len, cap));
             return Ok(());
         }
-        let mut data = head;
-        data.reserve_exact((stat.len as usize).saturating_sub(data.len()) + 1);
-        let n = safe::read_rest(
-            file,
-            data.len() as u64,
-            cap + 1 - data.len() as u64,
-            &mut data,
-        )?;
-        *ctx.bytes_read += n;
-        if data.len() as u64 > cap {
+        // The file streams through the parser (never held whole); its
+        // size may grow while it is read: at most `cap + 1` bytes are read.
+        let mut f = file;
+        io::Seek::seek(&mut f, io::SeekFrom::Start(head.len() as u64))?;
+        let mut rest = Counted {
+            inner: f.take((cap + 1).saturating_sub(head.len() as u64)),
+            n: 0,
+        };
+        let parsed = ctx
+            .formats
+            .parse_stream(&head, &mut rest, stat.len as usize)?;
+        *ctx.bytes_read += rest.n;
+        let total = head.len() as u64 + rest.n;
+        if total > cap {
             self.report = None;
-            self.problem = Some(too_large(data.len() as u64, cap));
+            self.problem = Some(too_large(total, cap));
             return Ok(());
         }
-        match ctx.formats.parse(&data) {
+        match parsed {
             Ok(report) => {
-                drop(data);
                 self.report = Some(clean(report));
                 self.problem = None;
             }
@@ -251,6 +257,20 @@ impl ReportFile {
     pub fn pending(&self, now: SystemTime, settle: Duration) -> bool {
         self.problem.as_ref().is_some_and(|p| p.transient)
             && is_fresh(self.stat.as_ref(), now, settle)
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
     }
 }
 
@@ -286,26 +306,80 @@ pub(crate) fn looks_binary(head: &[u8]) -> bool {
     }
 }
 
-/// Sanitises everything of a report that will reach the screen.
+/// Sanitises everything of a report that will reach the screen, in place:
+/// strings that are already clean (nearly all) are kept, not copied. Big
+/// reports are cleaned in two halves on two threads.
 pub(crate) fn clean(mut report: Report) -> Report {
-    for t in &mut report.tests {
-        t.id = sanitize::line(&t.id);
-        t.module = sanitize::line(&t.module);
-        if let Some(f) = t.failure.as_deref_mut() {
-            f.message = sanitize::line(&f.message);
-            f.kind = f.kind.as_deref().map(sanitize::line);
-            f.detail = sanitize::text(&f.detail);
-            f.stdout = sanitize::text(&f.stdout);
-            f.stderr = sanitize::text(&f.stderr);
-        }
+    const SPLIT_FROM: usize = 20_000;
+    let tests = &mut report.tests[..];
+    if tests.len() >= SPLIT_FROM {
+        let (a, b) = tests.split_at_mut(tests.len() / 2);
+        // Taken by the thread; here, if no thread can be started.
+        let second = std::sync::Mutex::new(Some(b));
+        let take = || second.lock().ok().and_then(|mut b| b.take());
+        std::thread::scope(|s| {
+            let _ = std::thread::Builder::new().spawn_scoped(s, || take().map(clean_tests));
+            clean_tests(a);
+        });
+        take().map(clean_tests);
+    } else {
+        clean_tests(tests);
     }
     for e in &mut report.run_errors {
-        *e = sanitize::text(e);
+        clean_text(e);
     }
     for w in &mut report.warnings {
-        *w = sanitize::line(w);
+        clean_line(w);
     }
     report
+}
+
+fn clean_tests(tests: &mut [crate::model::TestCase]) {
+    // Tests of one module share its string: clean it once per run of tests.
+    let mut last: Option<(Arc<str>, Arc<str>)> = None;
+    for t in tests {
+        clean_line(&mut t.id);
+        match &last {
+            Some((raw, clean)) if Arc::ptr_eq(raw, &t.module) => t.module = clean.clone(),
+            _ => {
+                let raw = t.module.clone();
+                match sanitize::line_cow(&raw) {
+                    Cow::Borrowed(b) if b.len() == raw.len() => {}
+                    c => t.module = Arc::from(c.as_ref()),
+                }
+                last = Some((raw, t.module.clone()));
+            }
+        }
+        if let Some(f) = t.failure.as_deref_mut() {
+            clean_line(&mut f.message);
+            if let Some(k) = &mut f.kind {
+                clean_line(k);
+            }
+            clean_text(&mut f.detail);
+            clean_text(&mut f.stdout);
+            clean_text(&mut f.stderr);
+        }
+    }
+}
+
+/// `*s = sanitize::line(s)` without a copy when `s` is clean.
+fn clean_line(s: &mut String) {
+    // A clean line is borrowed as a prefix (trailing newlines trimmed).
+    let owned = match sanitize::line_cow(s) {
+        Cow::Borrowed(b) => Err(b.len()),
+        Cow::Owned(o) => Ok(o),
+    };
+    match owned {
+        Ok(o) => *s = o,
+        Err(len) => s.truncate(len),
+    }
+}
+
+/// `*s = sanitize::text(s)` without a copy when `s` is clean.
+fn clean_text(s: &mut String) {
+    if let Cow::Owned(o) = sanitize::text_cow(s) {
+        *s = o;
+    }
 }
 
 /// State of `iteration.json` or `deploy.json`.

@@ -7,7 +7,7 @@ use loopdeck::results::IterationData;
 pub fn test(module: &str, name: &str, outcome: Outcome, message: &str) -> TestCase {
     TestCase {
         id: format!("{module}::{name}"),
-        module: module.to_string(),
+        module: module.into(),
         outcome,
         duration_secs: Some(0.25),
         failure: outcome.is_failing().then(|| {
