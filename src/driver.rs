@@ -1,0 +1,192 @@
+//! Runs the loop's commands the same way for the UI and the headless
+//! subcommands: take the lock, pick or create the iteration folder, record
+//! the deploy in deploy.json, expand the command, hand it to the runner.
+//! Everything it does is written into the results directory first, so any
+//! other loopdeck watching the directory sees the run live.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+use crate::config::{self, Config, Vars};
+use crate::headless::write_atomic;
+use crate::lock;
+use crate::model::{DeployState, Deployment, RunKind, RunRecord};
+use crate::results::{Store, iteration_number};
+use crate::runner::{self, RunEvent, RunHandle, RunSpec};
+
+/// Starts `kind` for the loop `config` describes. Events (started, output
+/// lines, finished) go to `tx`; the returned handle cancels the run, and
+/// dropping it kills the run's process group.
+pub fn start(
+    config: &Config,
+    kind: RunKind,
+    next_iteration: bool,
+    tx: UnboundedSender<RunEvent>,
+) -> Result<RunHandle, String> {
+    let command = match kind {
+        RunKind::Test => config.test.as_ref(),
+        RunKind::Deploy => config.deploy.as_ref(),
+        RunKind::RerunFailed => config.rerun_failed.as_ref(),
+    }
+    .ok_or_else(|| format!("no [{}] command in {}", kind.as_str(), config.path.display()))?;
+
+    // One run at a time per results directory, across processes and hosts.
+    std::fs::create_dir_all(&config.results_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.results_dir.display()))?;
+    let guard = lock::try_acquire(&config.results_dir, kind.as_str()).map_err(|e| e.to_string())?;
+
+    let (dir, number) = iteration_for(&config.results_dir, next_iteration)?;
+    let latest_deploy = last_deploy(&config.results_dir);
+    let mut vars = Vars {
+        iteration_dir: dir.clone(),
+        iteration: number,
+        results_dir: config.results_dir.clone(),
+        service: config.service.clone(),
+        revision: latest_deploy.as_ref().and_then(|d| d.revision.clone()),
+        ..Vars::default()
+    };
+    if kind == RunKind::RerunFailed {
+        let ids = failing_ids(&config.results_dir, &dir);
+        if ids.is_empty() {
+            return Err("no failing tests to rerun in the latest iteration".into());
+        }
+        vars.failed_ids_file = Some(config::write_failed_ids(&dir, &ids).map_err(|e| format!("cannot rerun: {e}"))?);
+        vars.failed_ids = ids;
+    }
+    let line = config::expand(&command.command, &vars)?;
+    let mut env = config.env.clone();
+    env.extend(config::env_for(&vars));
+
+    if kind == RunKind::Deploy {
+        let deploying = Deployment {
+            service: config.service.clone(),
+            revision: None,
+            state: DeployState::Deploying,
+            started: Some(Utc::now().to_rfc3339()),
+            finished: None,
+            message: None,
+        };
+        write_deploy(&dir, &deploying)?;
+    }
+
+    let spec = RunSpec {
+        kind,
+        command: line,
+        cwd: Some(config.workdir.clone()),
+        env,
+        timeout: command.timeout,
+        grace: config.grace,
+        log_path: dir.join(kind.log_name()),
+        runs_path: dir.join("runs.jsonl"),
+        revision_pattern: if kind == RunKind::Deploy { config.revision_pattern.clone() } else { None },
+        revision: if kind == RunKind::Deploy { None } else { vars.revision.clone() },
+    };
+    let (itx, mut irx) = unbounded_channel();
+    let handle = runner::spawn(spec, itx).map_err(|e| format!("cannot start the {}: {e}", kind.label()))?;
+    let service = config.service.clone();
+    tokio::spawn(async move {
+        // The lock is held until the run has finished and been recorded.
+        let _guard = guard;
+        while let Some(ev) = irx.recv().await {
+            if let RunEvent::Finished(record) = &ev
+                && record.kind == RunKind::Deploy
+                && let Err(e) = write_deploy(&dir, &finished_deploy(service.clone(), record))
+            {
+                tracing::warn!("{e}");
+            }
+            // The receiver may be gone (headless caller exited): keep draining.
+            let _ = tx.send(ev);
+        }
+    });
+    Ok(handle)
+}
+
+fn finished_deploy(service: Option<String>, record: &RunRecord) -> Deployment {
+    let state = if record.succeeded() {
+        DeployState::Live
+    } else if record.cancelled {
+        DeployState::Cancelled
+    } else {
+        DeployState::Failed
+    };
+    let message = if record.succeeded() {
+        None
+    } else if let Some(e) = &record.error {
+        Some(e.clone())
+    } else if record.timed_out {
+        Some("timed out".into())
+    } else if record.cancelled {
+        Some("cancelled".into())
+    } else {
+        record.exit_code.map(|c| format!("deploy command exited with {c}"))
+    };
+    Deployment {
+        service,
+        revision: record.revision.clone(),
+        state,
+        started: Some(record.started.to_rfc3339()),
+        finished: record.finished.map(|f| f.to_rfc3339()),
+        message,
+    }
+}
+
+fn write_deploy(dir: &Path, d: &Deployment) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(d).map_err(|e| e.to_string())?;
+    write_atomic(&dir.join("deploy.json"), &json).map_err(|e| format!("cannot write {}/deploy.json: {e}", dir.display()))
+}
+
+/// The folder the run writes into: the latest iteration, or a new one
+/// (`iter-NNN`, one past the highest number) for `next` or an empty loop.
+pub fn iteration_for(results_dir: &Path, next: bool) -> Result<(PathBuf, u64), String> {
+    let mut latest: Option<(u64, PathBuf)> = None;
+    let entries = std::fs::read_dir(results_dir).map_err(|e| format!("cannot read {}: {e}", results_dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if let Some(n) = iteration_number(&name)
+            && latest.as_ref().is_none_or(|(m, _)| n > *m)
+        {
+            latest = Some((n, entry.path()));
+        }
+    }
+    match latest {
+        Some((n, path)) if !next => Ok((path, n)),
+        _ => {
+            let n = latest.map_or(1, |(n, _)| n + 1);
+            let path = results_dir.join(format!("iter-{n:03}"));
+            std::fs::create_dir_all(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let started = serde_json::json!({ "started": Utc::now().to_rfc3339() });
+            write_atomic(&path.join("iteration.json"), started.to_string().as_bytes())
+                .map_err(|e| format!("cannot write {}/iteration.json: {e}", path.display()))?;
+            Ok((path, n))
+        }
+    }
+}
+
+/// The most recent deploy.json of the loop (the revision tests run against).
+fn last_deploy(results_dir: &Path) -> Option<Deployment> {
+    let (_, iterations) = Store::read_all(results_dir).ok()?;
+    iterations.iter().rev().find_map(|it| it.deploy.clone())
+}
+
+/// Failing test ids of the iteration in `dir`, as the reports name them.
+fn failing_ids(results_dir: &Path, dir: &Path) -> Vec<String> {
+    let Ok((_, iterations)) = Store::read_all(results_dir) else {
+        return Vec::new();
+    };
+    let Some(it) = iterations.iter().find(|it| same_dir(&it.path, dir)) else {
+        return Vec::new();
+    };
+    it.tests.iter().filter(|t| t.outcome.is_failing()).map(|t| t.id.clone()).collect()
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
