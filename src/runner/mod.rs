@@ -311,7 +311,7 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
     });
     let _ = tx.send(RunEvent::Line(header));
 
-    let bytes = Arc::new(AtomicU64::new(0));
+    let bytes = shared.bytes.clone();
     let (line_tx, line_rx) = mpsc::channel(output::CHANNEL);
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
@@ -457,6 +457,8 @@ struct Shared {
     /// The command's process group; `None` when it never started.
     pgid: Option<i32>,
     cancel: Notify,
+    /// Raw output bytes read so far.
+    bytes: Arc<AtomicU64>,
     state: Mutex<FinishState>,
 }
 
@@ -483,6 +485,7 @@ impl Shared {
             id,
             pgid,
             cancel: Notify::new(),
+            bytes: Arc::new(AtomicU64::new(0)),
             state: Mutex::new(FinishState {
                 runs,
                 log_path,
@@ -545,6 +548,7 @@ impl Shared {
                 r.cancelled = true;
                 r.signal = Some(libc::SIGKILL);
                 r.error = Some(reason.to_string());
+                r.output_bytes = self.bytes.load(Ordering::Relaxed);
             },
             &tx,
         );
@@ -589,6 +593,8 @@ async fn supervise(s: Supervised) {
     let pgid = shared.pgid.unwrap_or(0);
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut term_at: Option<Instant> = None;
+    // The last signal sent to stop the run.
+    let mut sent: Option<i32> = None;
     let mut killed = false;
     let mut cancelled = false;
     let mut timed_out = false;
@@ -600,15 +606,18 @@ async fn supervise(s: Supervised) {
             _ = shared.cancel.notified(), if term_at.is_none() => {
                 cancelled = true;
                 group::signal(pgid, libc::SIGTERM);
+                sent = Some(libc::SIGTERM);
                 term_at = Some(Instant::now());
             }
             _ = until(deadline), if term_at.is_none() => {
                 timed_out = true;
                 group::signal(pgid, libc::SIGTERM);
+                sent = Some(libc::SIGTERM);
                 term_at = Some(Instant::now());
             }
             _ = until(kill_at), if kill_at.is_some() => {
                 group::signal(pgid, libc::SIGKILL);
+                sent = Some(libc::SIGKILL);
                 killed = true;
             }
         }
@@ -628,6 +637,7 @@ async fn supervise(s: Supervised) {
         // KILL; then the pipes close by themselves.
         if !killed && !group::wait_gone(pgid, t + grace).await {
             group::signal(pgid, libc::SIGKILL);
+            sent = Some(libc::SIGKILL);
         }
         group::wait_gone(pgid, Instant::now() + Duration::from_secs(1)).await;
     } else {
@@ -671,7 +681,11 @@ async fn supervise(s: Supervised) {
         |r| {
             use std::os::unix::process::ExitStatusExt;
             r.exit_code = status.and_then(|s| s.code());
-            r.signal = status.and_then(|s| s.signal());
+            r.signal = if cancelled || timed_out {
+                sent
+            } else {
+                status.and_then(|s| s.signal())
+            };
             r.cancelled = cancelled;
             r.timed_out = timed_out;
             r.revision = out.revision;

@@ -70,8 +70,10 @@ pub struct RunRecord {
     /// Exit status when the command exited by itself.
     #[serde(default)]
     pub exit_code: Option<i32>,
-    /// The signal that ended the command (15 after a cancel or timeout that
-    /// TERM was enough for, 9 after the grace period ran out).
+    /// For a run loopdeck stopped (cancelled or timed out): the last signal
+    /// it had to send the group, 15 when SIGTERM was enough, 9 when the
+    /// grace period ran out and SIGKILL followed. Otherwise the signal that
+    /// ended the command by itself (e.g. 11), if any.
     #[serde(default)]
     pub signal: Option<i32>,
     #[serde(default)]
