@@ -95,7 +95,7 @@ async fn until_finished(
     loop {
         match next(rx, end.saturating_duration_since(Instant::now())).await {
             RunEvent::Line(l) => lines.push(l),
-            RunEvent::Finished(r) => return (lines, r),
+            RunEvent::Finished(r) => return (lines, *r),
             RunEvent::Started { .. } => {}
         }
     }
@@ -377,7 +377,7 @@ async fn bad_working_directory_is_a_finished_record_with_an_error() {
     assert!(handle.is_finished());
     let log = std::fs::read_to_string(dir.log()).unwrap();
     assert!(log.contains("could not start") && log.contains("No such file or directory"));
-    assert_eq!(runner::read_runs(&dir.runs()), vec![rec.clone()]);
+    assert_eq!(runner::read_runs(&dir.runs()), vec![(**rec).clone()]);
 }
 
 #[tokio::test]
@@ -567,7 +567,7 @@ fn big_output(dir: PathBuf) {
                     lines += 1;
                     chars += l.len() as u64 + 1;
                 }
-                RunEvent::Finished(r) => break r,
+                RunEvent::Finished(r) => break *r,
                 RunEvent::Started { .. } => {}
             }
         };

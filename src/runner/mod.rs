@@ -149,7 +149,9 @@ pub enum RunEvent {
     },
     /// One sanitized line, exactly as appended to the log.
     Line(String),
-    Finished(RunRecord),
+    /// Boxed: a record is ~300 bytes, a line event 24, and the channel
+    /// sizes every slot for the largest variant.
+    Finished(Box<RunRecord>),
 }
 
 /// A running (or finished) run. Dropping it kills the run's process group
@@ -278,7 +280,7 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
                 t0,
             ));
             let rec = shared.finish(|r| r.error = Some(msg), &tx);
-            let _ = tx.send(RunEvent::Finished(rec));
+            let _ = tx.send(RunEvent::Finished(Box::new(rec)));
             return Ok(RunHandle { shared });
         }
     };
@@ -702,7 +704,7 @@ async fn supervise(s: Supervised) {
         },
         &tx,
     );
-    let _ = tx.send(RunEvent::Finished(rec));
+    let _ = tx.send(RunEvent::Finished(Box::new(rec)));
 }
 
 /// After the command's exit: waits for the readers to reach the end of the

@@ -213,7 +213,11 @@ mod tests {
         input.extend_from_slice(b"\nshort\r\n\x1b[31mred\x1b[0m\nno newline");
         let (tx, mut rx) = mpsc::channel(16);
         let bytes = Arc::new(AtomicU64::new(0));
-        let reader = tokio::spawn(read_lines(&input[..], tx, bytes.clone()));
+        let reader = tokio::spawn(read_lines(
+            std::io::Cursor::new(input.clone()),
+            tx,
+            bytes.clone(),
+        ));
         let mut got = Vec::new();
         while let Some(l) = rx.recv().await {
             got.push(l);
