@@ -249,6 +249,23 @@ async fn nonzero_exit_then_a_retry_both_recorded() {
 }
 
 #[tokio::test]
+async fn a_test_run_records_the_revision_it_ran_against() {
+    let dir = Dir::new();
+    let mut spec = dir.spec(format!("sh {} 0", script("exit_code.sh")));
+    spec.revision = Some("backend-00094-abc".into());
+    assert_eq!(spec.kind.log_name(), "test.log");
+    let (_h, mut rx) = start(spec);
+    let (_, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    assert_eq!(rec.revision.as_deref(), Some("backend-00094-abc"));
+    let raw = std::fs::read_to_string(dir.runs()).unwrap();
+    let started = raw.lines().next().unwrap();
+    assert!(
+        started.contains(r#""revision":"backend-00094-abc""#),
+        "{started}"
+    );
+}
+
+#[tokio::test]
 async fn cancel_terminates_the_whole_group_grandchildren_included() {
     subreaper();
     let dir = Dir::new();

@@ -115,6 +115,10 @@ pub struct RunSpec {
     /// Pulls the deployed revision out of the output: first capture group,
     /// or the whole match; the last match wins.
     pub revision_pattern: Option<Regex>,
+    /// The revision known before the run (for a test run: the deployed
+    /// revision it runs against), recorded from the `started` line on; a
+    /// match of `revision_pattern` replaces it.
+    pub revision: Option<String>,
 }
 
 impl RunSpec {
@@ -135,6 +139,7 @@ impl RunSpec {
             log_path: log_path.into(),
             runs_path: runs_path.into(),
             revision_pattern: None,
+            revision: None,
         }
     }
 }
@@ -248,7 +253,7 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
         cancelled: false,
         timed_out: false,
         error: None,
-        revision: None,
+        revision: spec.revision.clone(),
         output_bytes: 0,
     };
 
@@ -690,7 +695,9 @@ async fn supervise(s: Supervised) {
             };
             r.cancelled = cancelled;
             r.timed_out = timed_out;
-            r.revision = out.revision;
+            if out.revision.is_some() {
+                r.revision = out.revision;
+            }
             r.output_bytes = output_bytes;
             r.error = note.or(out.write_error).or(match r.exit_code {
                 Some(127) if !cancelled && !timed_out => {

@@ -36,6 +36,26 @@ impl RunKind {
     }
 }
 
+impl RunKind {
+    /// The log file a run of this kind writes in its iteration folder:
+    /// `deploy.log` for deploys, `test.log` for test runs and reruns.
+    pub fn log_name(self) -> &'static str {
+        match self {
+            RunKind::Deploy => "deploy.log",
+            RunKind::Test | RunKind::RerunFailed => "test.log",
+        }
+    }
+
+    /// For messages: "test run", "deploy", "rerun of the failing tests".
+    pub fn label(self) -> &'static str {
+        match self {
+            RunKind::Test => "test run",
+            RunKind::Deploy => "deploy",
+            RunKind::RerunFailed => "rerun of the failing tests",
+        }
+    }
+}
+
 impl std::fmt::Display for RunKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -89,7 +109,11 @@ pub struct RunRecord {
     /// log not writable, killed because loopdeck exited.
     #[serde(default)]
     pub error: Option<String>,
-    /// The last match of the run's revision pattern in its output.
+    /// Deploys: the last match of the revision pattern in the output. Test
+    /// runs: the revision they ran against ([`RunSpec::revision`]), unless
+    /// a pattern matched their output.
+    ///
+    /// [`RunSpec::revision`]: super::RunSpec::revision
     #[serde(default)]
     pub revision: Option<String>,
     /// Bytes of output read from the command (stdout + stderr, raw).
