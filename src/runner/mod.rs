@@ -24,7 +24,11 @@
 //! * **Cancel** ([`RunHandle::cancel`]) and **timeout**: SIGTERM to the
 //!   whole group, up to [`RunSpec::grace`] (default [`DEFAULT_GRACE`]) for
 //!   it to go, then SIGKILL to the group. `cancelled`/`timed_out` is set and
-//!   `signal` is the signal that ended the command (15 or 9).
+//!   `signal` is the last signal loopdeck had to send: 15 when SIGTERM was
+//!   enough, 9 when the grace period ran out (for a command that exits by
+//!   itself, `signal` is whatever signal ended it, if any). A cancel that
+//!   arrives after the command has exited (while its pipes drain) changes
+//!   nothing: the leftover clean-up below follows anyway.
 //! * **After the command exits** its pipes are drained until they close,
 //!   or until no byte has arrived for [`DRAIN_IDLE`] (or [`DRAIN_MAX`] in
 //!   all): a grandchild that inherited the pipe cannot hang the run.
@@ -198,7 +202,9 @@ impl Drop for RunHandle {
 /// Kills every run this process started that is still going (SIGKILL to
 /// each group, `finished` record written at once). For loopdeck's exit
 /// path, its SIGTERM/SIGHUP handler and its panic hook. Returns how many
-/// runs were killed.
+/// runs were killed. Not async-signal-safe (it locks and writes files):
+/// call it from a `tokio::signal` task or the panic hook, never from a raw
+/// signal handler.
 pub fn kill_all() -> usize {
     let live: Vec<Arc<Shared>> = registry().clone();
     live.iter()
