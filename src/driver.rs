@@ -30,7 +30,13 @@ pub fn start(
         RunKind::Deploy => config.deploy.as_ref(),
         RunKind::RerunFailed => config.rerun_failed.as_ref(),
     }
-    .ok_or_else(|| format!("no [{}] command in {}", kind.as_str(), config.path.display()))?;
+    .ok_or_else(|| {
+        format!(
+            "no [{}] command in {}",
+            kind.as_str(),
+            config.path.display()
+        )
+    })?;
 
     // One run at a time per results directory, across processes and hosts.
     std::fs::create_dir_all(&config.results_dir)
@@ -52,7 +58,8 @@ pub fn start(
         if ids.is_empty() {
             return Err("no failing tests to rerun in the latest iteration".into());
         }
-        vars.failed_ids_file = Some(config::write_failed_ids(&dir, &ids).map_err(|e| format!("cannot rerun: {e}"))?);
+        vars.failed_ids_file =
+            Some(config::write_failed_ids(&dir, &ids).map_err(|e| format!("cannot rerun: {e}"))?);
         vars.failed_ids = ids;
     }
     let line = config::expand(&command.command, &vars)?;
@@ -80,11 +87,20 @@ pub fn start(
         grace: config.grace,
         log_path: dir.join(kind.log_name()),
         runs_path: dir.join("runs.jsonl"),
-        revision_pattern: if kind == RunKind::Deploy { config.revision_pattern.clone() } else { None },
-        revision: if kind == RunKind::Deploy { None } else { vars.revision.clone() },
+        revision_pattern: if kind == RunKind::Deploy {
+            config.revision_pattern.clone()
+        } else {
+            None
+        },
+        revision: if kind == RunKind::Deploy {
+            None
+        } else {
+            vars.revision.clone()
+        },
     };
     let (itx, mut irx) = unbounded_channel();
-    let handle = runner::spawn(spec, itx).map_err(|e| format!("cannot start the {}: {e}", kind.label()))?;
+    let handle =
+        runner::spawn(spec, itx).map_err(|e| format!("cannot start the {}: {e}", kind.label()))?;
     let service = config.service.clone();
     tokio::spawn(async move {
         // The lock is held until the run has finished and been recorded.
@@ -120,7 +136,9 @@ fn finished_deploy(service: Option<String>, record: &RunRecord) -> Deployment {
     } else if record.cancelled {
         Some("cancelled".into())
     } else {
-        record.exit_code.map(|c| format!("deploy command exited with {c}"))
+        record
+            .exit_code
+            .map(|c| format!("deploy command exited with {c}"))
     };
     Deployment {
         service,
@@ -134,14 +152,16 @@ fn finished_deploy(service: Option<String>, record: &RunRecord) -> Deployment {
 
 fn write_deploy(dir: &Path, d: &Deployment) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(d).map_err(|e| e.to_string())?;
-    write_atomic(&dir.join("deploy.json"), &json).map_err(|e| format!("cannot write {}/deploy.json: {e}", dir.display()))
+    write_atomic(&dir.join("deploy.json"), &json)
+        .map_err(|e| format!("cannot write {}/deploy.json: {e}", dir.display()))
 }
 
 /// The folder the run writes into: the latest iteration, or a new one
 /// (`iter-NNN`, one past the highest number) for `next` or an empty loop.
 pub fn iteration_for(results_dir: &Path, next: bool) -> Result<(PathBuf, u64), String> {
     let mut latest: Option<(u64, PathBuf)> = None;
-    let entries = std::fs::read_dir(results_dir).map_err(|e| format!("cannot read {}: {e}", results_dir.display()))?;
+    let entries = std::fs::read_dir(results_dir)
+        .map_err(|e| format!("cannot read {}: {e}", results_dir.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -158,7 +178,8 @@ pub fn iteration_for(results_dir: &Path, next: bool) -> Result<(PathBuf, u64), S
         _ => {
             let n = latest.map_or(1, |(n, _)| n + 1);
             let path = results_dir.join(format!("iter-{n:03}"));
-            std::fs::create_dir_all(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            std::fs::create_dir_all(&path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
             let started = serde_json::json!({ "started": Utc::now().to_rfc3339() });
             write_atomic(&path.join("iteration.json"), started.to_string().as_bytes())
                 .map_err(|e| format!("cannot write {}/iteration.json: {e}", path.display()))?;
@@ -181,7 +202,11 @@ fn failing_ids(results_dir: &Path, dir: &Path) -> Vec<String> {
     let Some(it) = iterations.iter().find(|it| same_dir(&it.path, dir)) else {
         return Vec::new();
     };
-    it.tests.iter().filter(|t| t.outcome.is_failing()).map(|t| t.id.clone()).collect()
+    it.tests
+        .iter()
+        .filter(|t| t.outcome.is_failing())
+        .map(|t| t.id.clone())
+        .collect()
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

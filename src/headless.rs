@@ -87,3 +87,109 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// Exit codes of `loopdeck test`, `deploy` and `next` (documented in the README).
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_COMMAND_FAILED: i32 = 1;
+pub const EXIT_NOT_STARTED: i32 = 2;
+
+/// Runs `kind` (and for `next`, the tests after a good deploy) the way the UI
+/// does, printing the output as it streams. Ctrl-C or SIGTERM cancels the run
+/// (its whole process group) and waits for its record. Returns the exit code.
+pub fn run(
+    config: &crate::config::Config,
+    kind: crate::model::RunKind,
+    next: bool,
+    json: bool,
+) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("loopdeck: {e}");
+            return EXIT_NOT_STARTED;
+        }
+    };
+    rt.block_on(async {
+        let mut records = Vec::new();
+        let first = run_one(config, kind, next).await;
+        let code = match first {
+            Err(reason) => {
+                eprintln!(
+                    "loopdeck: {} not started: {}",
+                    kind.label(),
+                    crate::sanitize::line(&reason)
+                );
+                EXIT_NOT_STARTED
+            }
+            Ok(record) => {
+                let ok = record.succeeded();
+                records.push(record);
+                if ok && next {
+                    match run_one(config, crate::model::RunKind::Test, false).await {
+                        Ok(r) => {
+                            let ok = r.succeeded();
+                            records.push(r);
+                            if ok { EXIT_OK } else { EXIT_COMMAND_FAILED }
+                        }
+                        Err(reason) => {
+                            eprintln!(
+                                "loopdeck: tests not started: {}",
+                                crate::sanitize::line(&reason)
+                            );
+                            EXIT_NOT_STARTED
+                        }
+                    }
+                } else if ok {
+                    EXIT_OK
+                } else {
+                    EXIT_COMMAND_FAILED
+                }
+            }
+        };
+        if json {
+            let out = if records.len() == 1 {
+                serde_json::to_string(&records[0])
+            } else {
+                serde_json::to_string(&records)
+            };
+            println!("{}", out.unwrap_or_default());
+        }
+        code
+    })
+}
+
+async fn run_one(
+    config: &crate::config::Config,
+    kind: crate::model::RunKind,
+    next_iteration: bool,
+) -> std::result::Result<crate::model::RunRecord, String> {
+    use crate::runner::RunEvent;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = crate::driver::start(config, kind, next_iteration, tx)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(RunEvent::Started { id, pid }) => eprintln!("loopdeck: {} started ({id}, pid {pid})", kind.label()),
+                // Lines are sanitized by the runner: safe for any terminal.
+                Some(RunEvent::Line(line)) => println!("{line}"),
+                Some(RunEvent::Finished(record)) => {
+                    let took = record.duration_secs.map_or(String::new(), |d| format!(" in {}", crate::model::duration_text(d as i64)));
+                    eprintln!("loopdeck: {} {}{took}", kind.label(), record.outcome_word());
+                    return Ok(*record);
+                }
+                None => return Err("the runner stopped without a record".into()),
+            },
+            _ = sigint.recv() => handle.cancel(),
+            _ = sigterm.recv() => handle.cancel(),
+            _ = sighup.recv() => handle.cancel(),
+        }
+    }
+}

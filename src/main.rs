@@ -9,6 +9,8 @@ use clap::Parser;
 use color_eyre::eyre::{Result, eyre};
 
 use loopdeck::cli::{Cli, Command, ViewArgs};
+use loopdeck::config::{self, Config};
+use loopdeck::model::RunKind;
 use loopdeck::results::Store;
 use loopdeck::terminal::{self, ViewOptions};
 use loopdeck::{demo, headless, sanitize, status};
@@ -34,7 +36,9 @@ fn main() -> ExitCode {
                 goal,
             );
         }
-        Some(Command::Watch { dir, view }) => watch(dir, view),
+        Some(Command::Watch { dir, view }) => {
+            load_config(cli.config.as_deref(), cli.read_only).and_then(|c| watch(dir, view, c))
+        }
         Some(Command::Note {
             iteration,
             issue,
@@ -62,13 +66,29 @@ fn main() -> ExitCode {
                     path.display()
                 )
             }),
-        Some(Command::Test { .. } | Command::Deploy { .. } | Command::Next { .. }) => Err(eyre!(
-            "this command needs the runner, which is not in this build yet"
-        )),
+        Some(Command::Test { failed, json }) => {
+            let kind = if failed {
+                RunKind::RerunFailed
+            } else {
+                RunKind::Test
+            };
+            return headless_run(cli.config.as_deref(), kind, false, json);
+        }
+        Some(Command::Deploy { json }) => {
+            return headless_run(cli.config.as_deref(), RunKind::Deploy, false, json);
+        }
+        Some(Command::Next { json }) => {
+            return headless_run(cli.config.as_deref(), RunKind::Deploy, true, json);
+        }
         Some(Command::Demo { speed, dir }) => run_demo(speed, dir),
-        None => match cli.dir {
-            Some(dir) => watch(dir, cli.view),
-            None => Err(eyre!(
+        None => match (cli.dir, load_config(cli.config.as_deref(), cli.read_only)) {
+            (_, Err(e)) => Err(e),
+            (Some(dir), Ok(c)) => watch(dir, cli.view, c),
+            // With a config, plain `loopdeck` opens its results directory.
+            (None, Ok(Ok(config))) => std::fs::create_dir_all(&config.results_dir)
+                .map_err(|e| eyre!("cannot create {}: {e}", config.results_dir.display()))
+                .and_then(|()| watch(config.results_dir.clone(), cli.view, Ok(config))),
+            (None, Ok(Err(_))) => Err(eyre!(
                 "no results directory given.\n  loopdeck DIR         watch a results directory\n  loopdeck demo        play the bundled demo loop\n  loopdeck --help      everything else"
             )),
         },
@@ -119,9 +139,56 @@ fn title_for(dir: &Path, name: Option<String>) -> String {
     sanitize::line(&name)
 }
 
-fn watch(dir: PathBuf, view: ViewArgs) -> Result<()> {
+/// The config that lets this loopdeck run commands, or why it is a viewer.
+/// A config that exists but is wrong is an error (it names the line and key).
+fn load_config(
+    explicit: Option<&Path>,
+    read_only: bool,
+) -> Result<std::result::Result<Config, String>> {
+    if read_only {
+        return Ok(Err("started with --read-only".into()));
+    }
+    let cwd = std::env::current_dir()?;
+    match config::find(explicit, &cwd) {
+        None => Ok(Err(
+            "no loopdeck.toml: a read-only viewer (`loopdeck init` writes one)".into(),
+        )),
+        Some(path) => config::load(&path).map(Ok).map_err(|e| eyre!("{e}")),
+    }
+}
+
+fn headless_run(explicit: Option<&Path>, kind: RunKind, next: bool, json: bool) -> ExitCode {
+    let config = match load_config(explicit, false) {
+        Ok(Ok(c)) => c,
+        Ok(Err(why)) => {
+            eprintln!("loopdeck: cannot run commands: {why}");
+            return ExitCode::from(headless::EXIT_NOT_STARTED as u8);
+        }
+        Err(e) => {
+            eprintln!("loopdeck: {e:#}");
+            return ExitCode::from(headless::EXIT_NOT_STARTED as u8);
+        }
+    };
+    ExitCode::from(headless::run(&config, kind, next, json) as u8)
+}
+
+fn watch(dir: PathBuf, view: ViewArgs, config: std::result::Result<Config, String>) -> Result<()> {
     tracing::info!(dir = %dir.display(), "watching");
+    // Commands write into the config's results directory: driving a different
+    // directory than the one on screen would be confusing, so that is a viewer.
+    let config = config.and_then(|c| {
+        let same = std::fs::canonicalize(&c.results_dir).ok() == std::fs::canonicalize(&dir).ok();
+        if same {
+            Ok(c)
+        } else {
+            Err(format!(
+                "loopdeck.toml drives {}, not this directory",
+                c.results_dir.display()
+            ))
+        }
+    });
     terminal::run(ViewOptions {
+        config,
         title: title_for(&dir, view.name),
         root: dir,
         goal: view.goal,
@@ -154,6 +221,7 @@ fn run_demo(speed: f64, dir: Option<PathBuf>) -> Result<()> {
             .spawn(move || demo::play(&root, speed, &stop))?
     };
     let result = terminal::run(ViewOptions {
+        config: Err("the demo plays a recorded loop".into()),
         root: root.clone(),
         title: "demo · staging e2e".into(),
         goal: Some(60),

@@ -14,8 +14,12 @@ use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-use crate::app::{Effect, Msg, State, update};
+use crate::app::{Commands, Control, Effect, Msg, State, update};
+use crate::config::Config;
+use crate::driver;
+use crate::model::RunKind;
 use crate::results::Store;
+use crate::runner::{self, RunEvent, RunHandle};
 use crate::ui::{self, Theme};
 use crate::watch::{self, Backend, WatchEvent};
 
@@ -24,6 +28,8 @@ pub struct ViewOptions {
     pub title: String,
     pub goal: Option<usize>,
     pub poll: bool,
+    /// Commands to drive the loop with; `Err` says why this is a viewer only.
+    pub config: std::result::Result<Config, String>,
 }
 
 pub fn run(opts: ViewOptions) -> Result<()> {
@@ -63,9 +69,27 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
 
     let mut state = State::new(opts.title, opts.goal, Utc::now());
     state.tz = *Local::now().offset();
+    let config = match opts.config {
+        Ok(config) => {
+            state.control = Control::Enabled(Commands {
+                service: config.service.clone(),
+                test: config.test.is_some(),
+                deploy: config.deploy.is_some(),
+                rerun_failed: config.rerun_failed.is_some(),
+                auto_max_iterations: config.auto_max_iterations,
+            });
+            Some(config)
+        }
+        Err(why) => {
+            state.control = Control::ReadOnly(why);
+            None
+        }
+    };
     let theme = Theme::from_env();
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut state, &theme, rx).await;
+    let result = event_loop(&mut terminal, &mut state, &theme, config.as_ref(), rx).await;
+    // Whatever way the loop ended, no command outlives loopdeck.
+    runner::kill_all();
     ratatui::restore();
     result
 }
@@ -128,10 +152,21 @@ fn reader_loop(
     }
 }
 
+/// The edges `update` reaches through effects: the terminal (clipboard) and
+/// the command this loopdeck runs.
+struct Edges<'a> {
+    terminal: &'a mut ratatui::DefaultTerminal,
+    config: Option<&'a Config>,
+    run: Option<RunHandle>,
+    run_kind: Option<RunKind>,
+    run_tx: UnboundedSender<RunEvent>,
+}
+
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     state: &mut State,
     theme: &Theme,
+    config: Option<&Config>,
     mut rx: UnboundedReceiver<Msg>,
 ) -> Result<()> {
     let mut keys = EventStream::new();
@@ -140,13 +175,21 @@ async fn event_loop(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
-    let size = terminal.size()?;
+    let (run_tx, mut run_rx) = unbounded_channel::<RunEvent>();
+    let mut edges = Edges {
+        terminal,
+        config,
+        run: None,
+        run_kind: None,
+        run_tx,
+    };
+    let size = edges.terminal.size()?;
     update(state, Msg::Resize(size.width, size.height));
     let mut dirty = true;
     loop {
         if dirty {
             update(state, Msg::Tick(Utc::now()));
-            terminal.draw(|f| ui::draw(f, state, theme))?;
+            edges.terminal.draw(|f| ui::draw(f, state, theme))?;
             dirty = false;
         }
         let msg = tokio::select! {
@@ -162,20 +205,23 @@ async fn event_loop(
                 Some(m) => m,
                 None => return Err(eyre!("the results reader stopped unexpectedly")),
             },
+            Some(ev) = run_rx.recv() => run_msg(&mut edges, ev, &mut run_rx),
             _ = tick.tick() => {
                 dirty |= state.needs_clock();
                 continue;
             }
+            // The run handle in `edges` kills its process group when dropped
+            // on these returns; no child outlives loopdeck.
             _ = sigterm.recv() => return Ok(()),
             _ = sighup.recv() => return Ok(()),
             _ = sigint.recv() => return Ok(()),
         };
-        if apply(terminal, state, msg)? {
+        if apply(&mut edges, state, msg)? {
             return Ok(());
         }
         // Drain whatever else is ready, then draw once.
         while let Ok(m) = rx.try_recv() {
-            if apply(terminal, state, m)? {
+            if apply(&mut edges, state, m)? {
                 return Ok(());
             }
         }
@@ -183,21 +229,72 @@ async fn event_loop(
     }
 }
 
+/// A runner event as a message; output lines that are already waiting are
+/// batched into one message (one redraw for a burst of output).
+fn run_msg(edges: &mut Edges, ev: RunEvent, more: &mut UnboundedReceiver<RunEvent>) -> Msg {
+    let kind = edges.run_kind.unwrap_or(RunKind::Test);
+    match ev {
+        RunEvent::Started { id, .. } => Msg::RunStarted { kind, id },
+        RunEvent::Finished(record) => {
+            edges.run = None;
+            edges.run_kind = None;
+            Msg::RunFinished(*record)
+        }
+        RunEvent::Line(first) => {
+            let mut lines = vec![first];
+            while lines.len() < 1000 {
+                match more.try_recv() {
+                    Ok(RunEvent::Line(l)) => lines.push(l),
+                    Ok(other) => {
+                        // Not a line: put it back in order by handling it next round.
+                        let _ = edges.run_tx.send(other);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            Msg::RunOutput(lines)
+        }
+    }
+}
+
 /// Runs one message through `update` and carries out its effects.
 /// Returns true when loopdeck should quit.
-fn apply(terminal: &mut ratatui::DefaultTerminal, state: &mut State, msg: Msg) -> Result<bool> {
+fn apply(edges: &mut Edges, state: &mut State, msg: Msg) -> Result<bool> {
     for effect in update(state, msg) {
         match effect {
             Effect::Quit => return Ok(true),
-            Effect::Start { kind, .. } => {
-                // Wired to the runner in the next step.
-                let reason = "running commands is not available in this build".to_string();
-                return apply(terminal, state, Msg::RunRefused { kind, reason });
+            Effect::Start {
+                kind,
+                next_iteration,
+            } => {
+                let started = match edges.config {
+                    None => Err("no loopdeck.toml".to_string()),
+                    Some(config) => {
+                        driver::start(config, kind, next_iteration, edges.run_tx.clone())
+                    }
+                };
+                match started {
+                    Ok(handle) => {
+                        edges.run = Some(handle);
+                        edges.run_kind = Some(kind);
+                    }
+                    Err(reason) => {
+                        let reason = crate::sanitize::line(&reason);
+                        if apply(edges, state, Msg::RunRefused { kind, reason })? {
+                            return Ok(true);
+                        }
+                    }
+                }
             }
-            Effect::Cancel => {}
+            Effect::Cancel => {
+                if let Some(run) = &edges.run {
+                    run.cancel();
+                }
+            }
             Effect::Copy(text) => {
                 let seq = osc52(&text, std::env::var_os("TMUX").is_some());
-                let out = terminal.backend_mut();
+                let out = edges.terminal.backend_mut();
                 out.write_all(seq.as_bytes())?;
                 out.flush()?;
             }
