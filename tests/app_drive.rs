@@ -100,7 +100,7 @@ fn t_runs_tests_and_output_streams() {
     assert!(s.flash.as_deref().unwrap().contains("X cancels"));
     update(&mut s, finished(RunKind::Test, 1));
     assert!(s.active.is_none());
-    assert!(s.flash.as_deref().unwrap().contains("tests failed"));
+    assert!(s.flash.as_deref().unwrap().contains("test run failed"));
 }
 
 #[test]

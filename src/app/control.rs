@@ -114,7 +114,7 @@ impl Stage {
             Stage::Deploying => "deploying",
             Stage::NeedsTests => "needs a test run",
             Stage::Testing => "testing",
-            Stage::NeedsFix => "tests fail: fix, then next iteration",
+            Stage::NeedsFix => "tests fail: fix, then",
             Stage::Green => "green",
         }
     }
