@@ -270,12 +270,15 @@ fn status_command(
             return ExitCode::from(status::EXIT_UNREADABLE as u8);
         }
     };
+    let activity = status::Activity::read(dir, it);
     let out = if json {
-        let mut s = status::json_text(&iterations, it, goal, &[]);
+        let mut s =
+            status::with_activity(&status::json_text(&iterations, it, goal, &[]), &activity);
         s.push('\n');
         s
     } else {
         status::to_text(&title_for(dir, None), &iterations, it, goal, &[])
+            + &status::activity_text(&activity)
     };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();

@@ -325,3 +325,81 @@ mod tests {
         );
     }
 }
+
+/// What runs in the loop now, from the results directory: the lock holder
+/// and the iteration's run records (`runs.jsonl`).
+#[derive(Debug, Default, Serialize)]
+pub struct Activity {
+    pub lock: Option<crate::lock::LockInfo>,
+    /// The iteration's runs, oldest first (one record per attempt).
+    pub runs: Vec<crate::model::RunRecord>,
+}
+
+impl Activity {
+    pub fn read(results_dir: &std::path::Path, it: Option<&IterationData>) -> Activity {
+        Activity {
+            lock: crate::lock::holder(results_dir),
+            runs: it.map_or_else(Vec::new, |it| {
+                crate::runner::read_runs(&it.path.join("runs.jsonl"))
+            }),
+        }
+    }
+
+    /// The run still going: no `finished` record, and its loopdeck still holds the lock.
+    pub fn running(&self) -> Option<&crate::model::RunRecord> {
+        let holder = self.lock.as_ref()?;
+        self.runs
+            .iter()
+            .rev()
+            .find(|r| r.is_running() && r.host == holder.host)
+    }
+}
+
+/// Adds `command` (the running run or null), `lock` and `runs` to the JSON
+/// object `status --json` prints.
+pub fn with_activity(json: &str, activity: &Activity) -> String {
+    let extra = serde_json::json!({
+        "command": activity.running(),
+        "lock": activity.lock,
+        "runs": activity.runs,
+    })
+    .to_string();
+    // Both are JSON objects: join their members.
+    match (json.strip_suffix('}'), extra.strip_prefix('{')) {
+        (Some(head), Some(tail)) if head.len() > 1 => format!("{head},{tail}"),
+        (Some(_), Some(_)) => extra,
+        _ => json.to_string(),
+    }
+}
+
+/// The same in words, for the text output.
+pub fn activity_text(activity: &Activity) -> String {
+    let mut out = String::new();
+    match activity.running() {
+        Some(r) => {
+            let _ = writeln!(
+                out,
+                "running: {} since {} (pid {}, {}@{})",
+                r.kind.label(),
+                r.started.format("%H:%M:%S UTC"),
+                r.pid,
+                sanitize::line(&r.user),
+                sanitize::line(&r.host)
+            );
+        }
+        None => {
+            if let Some(last) = activity.runs.last() {
+                let _ = writeln!(
+                    out,
+                    "last run: {} {}",
+                    last.kind.label(),
+                    last.outcome_word()
+                );
+            }
+        }
+    }
+    if let Some(lock) = &activity.lock {
+        let _ = writeln!(out, "lock: held by {}", sanitize::line(&lock.to_string()));
+    }
+    out
+}

@@ -1,6 +1,8 @@
 //! Hand-built model values for the update and UI tests.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use loopdeck::model::{DeployState, Deployment, Failure, IterationMeta, Outcome, TestCase};
 use loopdeck::results::IterationData;
 
