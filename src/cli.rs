@@ -89,6 +89,14 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// The demo's own deploy and test commands (run by `loopdeck demo`).
+    #[command(hide = true)]
+    DemoSim {
+        #[command(subcommand)]
+        what: DemoSim,
+        #[arg(long, default_value_t = 1.0, global = true)]
+        speed: f64,
+    },
     /// Print the state of the loop without the UI (for scripts and plain SSH).
     Status {
         /// The results directory (default: current directory).
@@ -117,4 +125,12 @@ pub struct ViewArgs {
     /// (network filesystems, some container mounts).
     #[arg(long)]
     pub poll: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoSim {
+    /// Print a deploy's progress and the revision that went live.
+    Deploy { iteration: u64 },
+    /// Stream a pytest report-log of the demo suite into DIR.
+    Test { dir: PathBuf },
 }

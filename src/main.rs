@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 use color_eyre::eyre::{Result, eyre};
 
-use loopdeck::cli::{Cli, Command, ViewArgs};
+use loopdeck::cli::{Cli, Command, DemoSim, ViewArgs};
 use loopdeck::config::{self, Config};
 use loopdeck::model::RunKind;
 use loopdeck::results::Store;
@@ -81,6 +81,27 @@ fn main() -> ExitCode {
             return headless_run(cli.config.as_deref(), RunKind::Deploy, true, json);
         }
         Some(Command::Demo { speed, dir }) => run_demo(speed, dir),
+        Some(Command::DemoSim { what, speed }) => {
+            let speed = if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            };
+            return match what {
+                DemoSim::Deploy { iteration } => match demo::sim::deploy(iteration, speed) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(_) => ExitCode::FAILURE,
+                },
+                DemoSim::Test { dir } => match demo::sim::tests(&dir, speed) {
+                    Ok(true) => ExitCode::SUCCESS,
+                    Ok(false) => ExitCode::from(1),
+                    Err(e) => {
+                        eprintln!("loopdeck demo-sim: {e}");
+                        ExitCode::from(2)
+                    }
+                },
+            };
+        }
         None => match (cli.dir, load_config(cli.config.as_deref(), cli.read_only)) {
             (_, Err(e)) => Err(e),
             (Some(dir), Ok(c)) => watch(dir, cli.view, c),
@@ -200,8 +221,8 @@ fn run_demo(speed: f64, dir: Option<PathBuf>) -> Result<()> {
     if !(speed.is_finite() && speed > 0.0) {
         return Err(eyre!("--speed must be a positive number, got {speed}"));
     }
-    // A temporary directory unless the user asked to keep it.
-    let (root, _tmp) = match dir {
+    // A temporary project folder unless the user asked to keep it.
+    let (project, _tmp) = match dir {
         Some(d) => {
             std::fs::create_dir_all(&d)?;
             (d, None)
@@ -213,27 +234,67 @@ fn run_demo(speed: f64, dir: Option<PathBuf>) -> Result<()> {
             (tmp.path().to_path_buf(), Some(tmp))
         }
     };
+    let results = project.join("loop-results");
+    std::fs::create_dir_all(&results)?;
+    let config_path = demo_config(&project, speed)?;
+    let config = config::load(&config_path).map_err(|e| eyre!("{e}"))?;
+
     let stop = Arc::new(AtomicBool::new(false));
     let player = {
-        let (root, stop) = (root.clone(), stop.clone());
+        let (results, stop) = (results.clone(), stop.clone());
         std::thread::Builder::new()
             .name("demo-player".into())
-            .spawn(move || demo::play(&root, speed, &stop))?
+            .spawn(move || {
+                // The story holds the loop's lock while it plays, as a real run
+                // would: pressing T meanwhile shows who holds it.
+                let _lock = loopdeck::lock::try_acquire(&results, "demo story playing");
+                demo::play(&results, speed, &stop)
+            })?
     };
     let result = terminal::run(ViewOptions {
-        config: Err("the demo plays a recorded loop".into()),
-        root: root.clone(),
+        config: Ok(config),
+        root: results,
         title: "demo · staging e2e".into(),
         goal: Some(60),
         poll: false,
     });
     stop.store(true, Ordering::SeqCst);
+    player.thread().unpark();
     match player.join() {
         Ok(Err(e)) => tracing::warn!("demo player: {e}"),
         Err(_) => return Err(eyre!("the demo player panicked")),
         Ok(Ok(())) => {}
     }
     result
+}
+
+/// The demo's loopdeck.toml: its deploy and test commands are this very
+/// binary in its simulation mode, so D, T and N run real processes.
+fn demo_config(project: &Path, speed: f64) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let exe = shlex::try_quote(
+        exe.to_str()
+            .ok_or_else(|| eyre!("loopdeck's path is not UTF-8"))?,
+    )
+    .map_err(|e| eyre!("{e}"))?
+    .into_owned();
+    let toml_str = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let text = format!(
+        "# Written by `loopdeck demo`: the demo's own commands.\n\
+         results_dir = \"loop-results\"\ngoal = 60\nservice = \"backend\"\n\
+         [test]\ncommand = {}\ntimeout = \"10m\"\n\
+         [deploy]\ncommand = {}\ntimeout = \"10m\"\nrevision_pattern = 'revision (\\S+) is live'\n\
+         [auto]\nmax_iterations = 3\n[cancel]\ngrace = \"2s\"\n",
+        toml_str(&format!(
+            "{exe} demo-sim --speed {speed} test {{iteration_dir}}"
+        )),
+        toml_str(&format!(
+            "{exe} demo-sim --speed {speed} deploy {{iteration}}"
+        )),
+    );
+    let path = project.join("loopdeck.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
 }
 
 fn status_command(

@@ -86,7 +86,10 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
         }
     };
     let theme = Theme::from_env();
-    let mut terminal = ratatui::init();
+    // No terminal (a pipe, cron, CI): say so instead of crashing.
+    let mut terminal = ratatui::try_init().map_err(|e| {
+        eyre!("loopdeck's screen needs a terminal ({e}); for scripts use `loopdeck status` or `--json`")
+    })?;
     let result = event_loop(&mut terminal, &mut state, &theme, config.as_ref(), rx).await;
     // Whatever way the loop ended, no command outlives loopdeck.
     runner::kill_all();

@@ -21,6 +21,7 @@
 
 mod pytest;
 mod script;
+pub mod sim;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
