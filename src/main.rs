@@ -20,6 +20,12 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("loopdeck: {e}");
     }
+    // On a panic anywhere, no command loopdeck started may outlive it.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        loopdeck::runner::kill_all();
+        report(info);
+    }));
     let cli = Cli::parse();
     let _log_guard = cli.log_file.as_deref().and_then(init_logging);
     let result = match cli.command {

@@ -46,9 +46,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                     Span::styled(format!("{mark} {}", d.state.label()), style),
                 ];
                 match (d.state, started, finished) {
-                    (DeployState::Deploying | DeployState::Queued, Some(s), _) => first.push(
-                        Span::raw(format!(" for {}", duration((state.now - s).num_seconds()))),
-                    ),
+                    (DeployState::Deploying | DeployState::Queued, Some(s), _) => {
+                        let elapsed = duration((state.now - s).num_seconds());
+                        first.push(Span::raw(match typical_deploy_secs(state) {
+                            Some(eta) => format!(" {elapsed} of ~{}", duration(eta)),
+                            None => format!(" for {elapsed}"),
+                        }))
+                    }
                     (DeployState::Live, _, Some(f)) => {
                         first.push(Span::raw(format!(" since {}", clock(f, state.tz))))
                     }
@@ -86,4 +90,27 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             .block(block),
         area,
     );
+}
+
+/// The median duration of the loop's earlier successful deploys, for the
+/// "2:13 of ~10:00" estimate; `None` until one has finished.
+pub fn typical_deploy_secs(state: &State) -> Option<i64> {
+    let mut secs: Vec<i64> = state
+        .iterations
+        .iter()
+        .filter_map(|it| it.data.deploy.as_ref())
+        .filter(|d| d.state == DeployState::Live)
+        .filter_map(|d| {
+            Some(
+                (parse_time(d.finished.as_deref())? - parse_time(d.started.as_deref())?)
+                    .num_seconds(),
+            )
+        })
+        .filter(|s| *s >= 0)
+        .collect();
+    if secs.is_empty() {
+        return None;
+    }
+    secs.sort_unstable();
+    Some(secs[secs.len() / 2])
 }
