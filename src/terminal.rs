@@ -17,6 +17,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::app::{Commands, Control, Effect, Msg, State, update};
 use crate::config::Config;
 use crate::driver;
+use crate::follow::Follow;
 use crate::model::RunKind;
 use crate::results::Store;
 use crate::runner::{self, RunEvent, RunHandle};
@@ -107,8 +108,15 @@ fn reader_loop(
     rt: tokio::runtime::Handle,
 ) {
     let mut root_error: Option<String> = None;
+    let mut follow = Follow::new(store.root());
     let mut changes = store.refresh(None);
+    let mut looked_at: Option<Vec<PathBuf>> = None;
     loop {
+        for msg in follow.look(&changes.updated, looked_at.as_deref()) {
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
         if changes.root_error != root_error {
             root_error = changes.root_error.clone();
             if tx.send(Msg::RootError(root_error.clone())).is_err() {
@@ -152,6 +160,7 @@ fn reader_loop(
         } else {
             store.refresh(Some(&paths))
         };
+        looked_at = (!rescan).then_some(paths);
     }
 }
 
@@ -243,20 +252,15 @@ fn run_msg(edges: &mut Edges, ev: RunEvent, more: &mut UnboundedReceiver<RunEven
             edges.run_kind = None;
             Msg::RunFinished(*record)
         }
-        RunEvent::Line(first) => {
-            let mut lines = vec![first];
-            while lines.len() < 1000 {
-                match more.try_recv() {
-                    Ok(RunEvent::Line(l)) => lines.push(l),
-                    Ok(other) => {
-                        // Not a line: put it back in order by handling it next round.
-                        let _ = edges.run_tx.send(other);
-                        break;
-                    }
-                    Err(_) => break,
+        // Output is shown from the log file, read back like any other
+        // viewer's (see `follow`): the directory is the truth.
+        RunEvent::Line(_) => {
+            while let Ok(ev) = more.try_recv() {
+                if !matches!(ev, RunEvent::Line(_)) {
+                    return run_msg(edges, ev, more);
                 }
             }
-            Msg::RunOutput(lines)
+            Msg::RunOutput(Vec::new())
         }
     }
 }

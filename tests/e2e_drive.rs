@@ -173,3 +173,32 @@ fn a_bad_config_names_the_line_and_key() {
         "{err}"
     );
 }
+
+#[test]
+fn a_run_started_by_a_script_is_watched_live_and_holds_the_lock() {
+    let proj = project();
+    let p = proj.path();
+    let mut tui = Tui::start_in(Some(p), &[], 110, 32);
+    tui.wait_text("no iteration yet");
+    // Another process drives the loop: `loopdeck test` as a script would.
+    let mut script = std::process::Command::new(env!("CARGO_BIN_EXE_loopdeck"))
+        .arg("test")
+        .current_dir(p)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tui.wait_text("collected 26 items (attempt 1)");
+    tui.wait_text("test run running");
+    tui.press("T");
+    tui.wait_text("lock held by");
+    std::fs::write(p.join("go"), "").unwrap();
+    assert_eq!(
+        script.wait().unwrap().code(),
+        Some(1),
+        "tests fail -> exit 1"
+    );
+    tui.wait_text("13/26 passed");
+    tui.press("q");
+    assert!(tui.wait_exit().success());
+}

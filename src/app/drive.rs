@@ -26,8 +26,16 @@ pub fn loop_stage(state: &State) -> Stage {
         (Some(d), Some(m)) => m >= d,
         _ => true,
     };
+    // A run by another loopdeck (or a script) counts like our own.
+    let others = state.running.as_ref().map(|r| ActiveRun {
+        kind: r.kind,
+        id: Some(r.id.clone()),
+        started: r.started,
+        then_test: false,
+        cancelling: false,
+    });
     stage(
-        state.active.as_ref(),
+        state.active.as_ref().or(others.as_ref()),
         deploy.map(|d| d.state),
         it.data.running,
         t.tests,
@@ -54,6 +62,14 @@ pub fn on_trigger(state: &mut State, action: Action) -> Vec<Effect> {
         }
     };
     let busy = state.active.as_ref().map(|a| a.kind);
+    if busy.is_none()
+        && !matches!(action, Action::ToggleAuto)
+        && let (Some(r), Some(lock)) = (&state.running, &state.lock)
+    {
+        // Someone else's run: say who, instead of failing on the lock later.
+        state.flash = Some(format!("{} running, lock held by {lock}", r.kind.label()));
+        return Vec::new();
+    }
     match action {
         Action::CancelRun => match busy {
             Some(_) => state.confirm = Some(Confirm::Cancel),
@@ -134,7 +150,6 @@ fn start(state: &mut State, kind: RunKind, next_iteration: bool, then_test: bool
         then_test,
         cancelling: false,
     });
-    state.output.clear(kind);
     // Show the output as it streams (on small screens: its tab).
     state.focus = Focus::Output;
     vec![Effect::Start {
@@ -191,6 +206,20 @@ pub fn on_started(state: &mut State, kind: RunKind, id: String) {
     }
 }
 
+/// Lines read back from a command log. A log of another kind than the one
+/// shown starts a fresh pane (deploy output, then test output).
+pub fn on_log(state: &mut State, kind: RunKind, lines: Vec<String>) {
+    let same = match (state.output.kind, kind) {
+        (Some(RunKind::RerunFailed), RunKind::Test) => true,
+        (Some(k), _) => k == kind,
+        (None, _) => false,
+    };
+    if !same {
+        state.output.clear(kind);
+    }
+    on_output(state, lines);
+}
+
 pub fn on_output(state: &mut State, lines: Vec<String>) {
     for l in lines {
         state.output.push(l);
@@ -206,6 +235,10 @@ pub fn on_refused(state: &mut State, kind: RunKind, reason: String) {
 }
 
 pub fn on_finished(state: &mut State, record: RunRecord) -> Vec<Effect> {
+    // The directory will say so too, a moment later; don't wait for it.
+    if state.running.as_ref().is_some_and(|r| r.id == record.id) {
+        state.running = None;
+    }
     let then_test = state.active.as_ref().is_some_and(|a| a.then_test);
     state.active = None;
     let word = record.outcome_word();

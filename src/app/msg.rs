@@ -34,6 +34,17 @@ pub enum Msg {
         kind: RunKind,
         reason: String,
     },
+    /// New lines of a command log in the latest iteration (whoever runs it).
+    LogLines {
+        kind: RunKind,
+        lines: Vec<String>,
+    },
+    /// Who runs what, from runs.jsonl and the lock: a run in progress (by
+    /// this or any other loopdeck) and the lock holder.
+    Activity {
+        running: Option<RunRecord>,
+        lock: Option<crate::lock::LockInfo>,
+    },
     /// Wall clock; only sent while something on screen shows elapsed time.
     Tick(DateTime<Utc>),
 }

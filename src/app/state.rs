@@ -87,6 +87,10 @@ pub struct State {
     pub active: Option<ActiveRun>,
     pub auto: Auto,
     pub output: Output,
+    /// A run in progress as the results directory records it (maybe
+    /// another loopdeck's), and who holds the loop's lock.
+    pub running: Option<crate::model::RunRecord>,
+    pub lock: Option<crate::lock::LockInfo>,
 }
 
 impl State {
@@ -121,6 +125,8 @@ impl State {
             active: None,
             auto: Auto::default(),
             output: Output::default(),
+            running: None,
+            lock: None,
         }
     }
 

@@ -46,6 +46,15 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             drive::on_refused(state, kind, reason);
             Vec::new()
         }
+        Msg::LogLines { kind, lines } => {
+            drive::on_log(state, kind, lines);
+            Vec::new()
+        }
+        Msg::Activity { running, lock } => {
+            state.running = running;
+            state.lock = lock;
+            Vec::new()
+        }
         Msg::Tick(now) => {
             state.now = now;
             Vec::new()

@@ -90,6 +90,17 @@ fn loop_status<'a>(state: &State, theme: &Theme) -> Vec<Span<'a>> {
             Span::raw(" cancel │ "),
         ];
     }
+    if let Some(r) = &state.running {
+        // Another loopdeck's (or a script's) run, seen in the directory.
+        let took = duration_text((state.now - r.started).num_seconds());
+        return vec![
+            Span::styled(
+                format!("● {} running {took}", r.kind.label()),
+                theme.accent(),
+            ),
+            Span::raw(format!(" by {}@{} │ ", r.user, r.host)),
+        ];
+    }
     let Control::Enabled(_) = state.control else {
         return Vec::new();
     };
