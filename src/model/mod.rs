@@ -12,6 +12,6 @@ mod time;
 pub use deploy::{DeployState, Deployment};
 pub use iteration::IterationMeta;
 pub use run::{RunKind, RunRecord};
-pub use summary::{FailureGroup, ModuleSummary, Summary, Totals, signature};
+pub use summary::{FailureGroup, ModuleSummary, Summary, Totals, cause, signature};
 pub use test_case::{Failure, Outcome, Report, TestCase};
 pub use time::{duration_text, parse_time};

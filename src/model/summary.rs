@@ -113,7 +113,7 @@ impl Summary {
                 Outcome::Skipped => module.skipped += 1,
             }
             if test.outcome.is_failing() {
-                let message = test.message();
+                let message = cause(test);
                 let sig = signature(message);
                 let g = *group_index.entry(sig.clone()).or_insert_with(|| {
                     groups.push(FailureGroup {
@@ -139,6 +139,24 @@ impl Summary {
     pub fn green_modules(&self) -> usize {
         self.modules.iter().filter(|m| m.is_green()).count()
     }
+}
+
+/// The line that says why a test failed, for grouping. Usually the message;
+/// for a Rust panic (`thread 'x' (865) panicked at src/lib.rs:77:9`) the
+/// panic message on the next line of the detail, since the thread line
+/// names the test and its place, not the cause.
+pub fn cause(test: &TestCase) -> &str {
+    let Some(f) = test.failure.as_deref() else {
+        return "";
+    };
+    let first = f.message.lines().next().unwrap_or("");
+    if first.starts_with("thread '") && first.contains("panicked at") {
+        let mut lines = f.detail.lines().skip_while(|l| !l.contains("panicked at"));
+        if let Some(next) = lines.nth(1).filter(|l| !l.trim().is_empty()) {
+            return next;
+        }
+    }
+    &f.message
 }
 
 /// Normalizes a failure message so failures with the same cause group
@@ -258,6 +276,30 @@ mod tests {
         assert_eq!(
             signature("ConnectionError: https://api.staging.example/v1/a unreachable"),
             signature("ConnectionError: https://api.staging.example/v2/b unreachable")
+        );
+    }
+
+    #[test]
+    fn rust_panics_group_by_their_panic_message() {
+        use crate::model::{Failure, Outcome};
+        let t = |name: &str, n: u32| TestCase {
+            id: format!("ledger tests::{name}"),
+            module: "ledger".into(),
+            outcome: Outcome::Failed,
+            duration_secs: None,
+            failure: Some(Box::new(Failure {
+                message: format!("thread 'tests::{name}' ({n}) panicked at src/lib.rs:{n}:9"),
+                detail: format!(
+                    "thread 'tests::{name}' ({n}) panicked at src/lib.rs:{n}:9:\ncalled `Option::unwrap()` on a `None` value\nstack backtrace:"
+                ),
+                ..Default::default()
+            })),
+        };
+        let s = Summary::of(&[t("a", 12), t("b", 99)]);
+        assert_eq!(s.groups.len(), 1);
+        assert_eq!(
+            s.groups[0].message,
+            "called `Option::unwrap()` on a `None` value"
         );
     }
 
