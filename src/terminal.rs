@@ -321,3 +321,16 @@ pub fn osc52(text: &str, tmux: bool) -> String {
         format!("\x1b]52;c;{b64}\x07")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::osc52;
+
+    #[test]
+    fn osc52_carries_base64_and_is_wrapped_for_tmux() {
+        assert_eq!(osc52("hi\n", false), "\x1b]52;c;aGkK\x07");
+        let wrapped = osc52("hi\n", true);
+        assert!(wrapped.starts_with("\x1bPtmux;\x1b\x1b]52;c;aGkK\x07"));
+        assert!(wrapped.ends_with("\x1b\\"));
+    }
+}
