@@ -80,10 +80,9 @@ pub fn is_clean(s: &str, newlines: bool) -> bool {
     // Fast path: printable ASCII (plus `\n` for text) is the common case.
     let bytes = s.as_bytes();
     // Branch-free over the whole string, so it vectorises.
-    if bytes
-        .iter()
-        .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f))
-    {
+    if bytes.iter().fold(true, |ok, &b| {
+        ok & ((b.wrapping_sub(0x20) < 0x5f) | (newlines & (b == b'\n')))
+    }) {
         return true;
     }
     let ascii_end = bytes

@@ -71,6 +71,11 @@ impl Validator {
             }
             self.carry_len = 0;
         }
+        // The SIMD check answers the common case (valid) several times
+        // faster; std's error says where a cut character starts.
+        if simdutf8::basic::from_utf8(data).is_ok() {
+            return true;
+        }
         match std::str::from_utf8(data) {
             Ok(_) => true,
             Err(e) if e.error_len().is_none() => {

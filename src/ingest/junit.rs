@@ -54,6 +54,9 @@ struct Suite {
     first_case: usize,
     /// jest-junit: cases with no child element and time 0 (todo candidates).
     bare: Vec<usize>,
+    /// Offset just after its start tag: names the suite when a document is
+    /// parsed in two halves (see [`super::split`]).
+    tag_end: u64,
 }
 
 /// The test case whose element is open. One per parser, reused: its
@@ -118,6 +121,9 @@ struct Parser {
     case: Case,
     /// Spare buffers for captured output (kept between cases).
     spare: Vec<Vec<u8>>,
+    /// Dialect of the first outermost suite that closed (checks the second
+    /// half of a split document against the first).
+    outer_dialect: Option<Dialect>,
 }
 
 /// How many classnames [`Parser::classes`] remembers.
@@ -148,6 +154,89 @@ impl From<IngestError> for Fail {
 /// count may reserve). The caller checks the bytes are text (no NUL, valid
 /// UTF-8): see [`super::parse`] and [`super::parse_stream`].
 pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fail> {
+    let walk = walk(input, size_hint)?;
+    walk.check_closed()?;
+    Ok(walk.p.finish())
+}
+
+/// A document read to its end, with what is still open there: a whole
+/// document has nothing open; the first half of a split one has its root
+/// and the suite it was cut in.
+pub(crate) struct Walk {
+    p: Parser,
+    depth: usize,
+    seen_root: bool,
+    in_case: bool,
+}
+
+impl Walk {
+    fn check_closed(&self) -> Result<(), Fail> {
+        if !self.seen_root {
+            return Err(IngestError::Truncated("no root element yet".into()).into());
+        }
+        if self.depth != 0 {
+            return Err(IngestError::Truncated(format!(
+                "document ends with {} element(s) still open",
+                self.depth
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// Joins the halves of a document cut just before a `<testcase>` start
+/// tag, as [`super::split`] reads them: `first` is the document up to the
+/// cut; `second` is the open start tags at the cut (root, suite) followed by
+/// the rest of the document. `open` is how many elements `first` must have
+/// open at its end, `suite_end` where the suite it was cut in must have
+/// started (the offset just after its start tag, counted in `first`).
+///
+/// `None` when the halves do not fit together exactly as one pass over the
+/// whole document would have read them (the cut was inside a comment, the
+/// suite guessed wrong, a dialect that needs the whole suite at once):
+/// the caller then reads the document in one pass.
+pub(crate) fn join_halves(
+    first: Walk,
+    second: Walk,
+    open: usize,
+    suite_end: u64,
+) -> Option<Report> {
+    second.check_closed().ok()?;
+    if !first.seen_root || first.in_case || first.depth != open {
+        return None;
+    }
+    let [suite] = &first.p.suites[..] else {
+        return None;
+    };
+    // Jest rebuilds ids and todos from all the tests of a suite; mocha
+    // derives modules from the suites seen before: both need one pass.
+    if suite.tag_end != suite_end
+        || matches!(suite.dialect, Dialect::Jest | Dialect::Mocha)
+        || second.p.outer_dialect != Some(suite.dialect)
+    {
+        return None;
+    }
+    let mut p = first.p;
+    let mut rest = second.p.tests.into_iter();
+    // A test cut between its call and teardown <testcase>s counts once.
+    let in_suite = p.suites[0].first_case < p.tests.len();
+    if in_suite
+        && let Some(prev) = p.tests.last_mut()
+        && rest.as_slice().first().is_some_and(|t| t.id == prev.id)
+        && let Some(next) = rest.next()
+    {
+        super::merge::combine_phases(prev, next);
+    }
+    p.tests.extend(rest);
+    p.warnings.extend(second.p.warnings);
+    p.close_suite();
+    Some(p.finish())
+}
+
+/// Reads events to the end of `input` (an ill-formed document is an
+/// error; one that ends with elements open is not, yet).
+pub(crate) fn walk<R: BufRead>(input: R, size_hint: usize) -> Result<Walk, Fail> {
     let mut reader = Reader::from_reader(input);
     {
         let cfg = reader.config_mut();
@@ -171,6 +260,7 @@ pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fa
         warnings: Vec::new(),
         case: Case::default(),
         spare: Vec::new(),
+        outer_dialect: None,
     };
     let mut depth = 0usize;
     let mut seen_root = false;
@@ -203,11 +293,11 @@ pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fa
                 match name {
                     b"testsuites" => {
                         depth += 1;
-                        p.root_attrs(&e);
+                        p.root_attrs(&e, reader.buffer_position());
                     }
                     b"testsuite" => {
                         depth += 1;
-                        p.open_suite(&e);
+                        p.open_suite(&e, reader.buffer_position());
                     }
                     b"testcase" => {
                         depth += 1;
@@ -234,7 +324,7 @@ pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fa
                     if name != b"testsuites" && name != b"testsuite" {
                         return Err(IngestError::Unrecognized.into());
                     }
-                    p.root_attrs(&e);
+                    p.root_attrs(&e, reader.buffer_position());
                     continue;
                 }
                 if in_case {
@@ -266,16 +356,12 @@ pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fa
             _ => {}
         }
     }
-    if !seen_root {
-        return Err(IngestError::Truncated("no root element yet".into()).into());
-    }
-    if depth != 0 {
-        return Err(IngestError::Truncated(format!(
-            "document ends with {depth} element(s) still open"
-        ))
-        .into());
-    }
-    Ok(p.finish())
+    Ok(Walk {
+        p,
+        depth,
+        seen_root,
+        in_case,
+    })
 }
 
 /// Skips to the end of the element `end` just opened (nested elements of
@@ -299,6 +385,41 @@ fn read_text<R: BufRead>(
     aux: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Result<(), Fail> {
+    // Fast path for the common content, plain text up to the end tag: it
+    // is read raw up to the first `<` and unescaped in one go, instead of
+    // as an event per entity reference (a traceback has hundreds of
+    // `&quot;`). The stream keeps the reader's position right; the `<` and
+    // all that follows (the end tag, CDATA, nested elements) go through
+    // the events below.
+    aux.clear();
+    {
+        let mut stream = reader.stream();
+        loop {
+            let buf = match stream.fill_buf() {
+                Ok(b) => b,
+                Err(e) => {
+                    let pos = stream.offset();
+                    return Err(Fail::Xml(XmlError::Io(Arc::new(e)), pos));
+                }
+            };
+            if buf.is_empty() {
+                break;
+            }
+            if let Some(i) = memchr::memchr(b'<', buf) {
+                aux.extend_from_slice(&buf[..i]);
+                stream.consume(i);
+                break;
+            }
+            let n = buf.len();
+            aux.extend_from_slice(buf);
+            stream.consume(n);
+        }
+    }
+    if memchr::memchr(b'&', aux).is_some() {
+        out.extend_from_slice(attr_text(aux).as_bytes());
+    } else {
+        out.extend_from_slice(aux);
+    }
     let mut depth = 0usize;
     loop {
         aux.clear();
@@ -412,11 +533,26 @@ impl<'a> Iterator for AttrScan<'a> {
     type Item = Attr<'a>;
     fn next(&mut self) -> Option<Attr<'a>> {
         let r = self.rest;
-        let start = r.iter().position(|c| !c.is_ascii_whitespace())?;
-        let eq = start + memchr::memchr(b'=', &r[start..])?;
-        let key = r[start..eq].trim_ascii_end();
-        let after = eq + 1 + r[eq + 1..].iter().position(|c| !c.is_ascii_whitespace())?;
-        let quote = r[after];
+        // Keys and the space around them are a few bytes: plain loops
+        // beat a search call there. Values can be long (messages): memchr.
+        let mut i = 0;
+        while i < r.len() && r[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < r.len() && r[i] != b'=' {
+            i += 1;
+        }
+        if i == r.len() {
+            return None;
+        }
+        let key = r[start..i].trim_ascii_end();
+        i += 1;
+        while i < r.len() && r[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let after = i;
+        let quote = *r.get(after)?;
         if quote != b'"' && quote != b'\'' {
             self.rest = &[];
             return None;
@@ -505,7 +641,7 @@ fn parse_count(s: &str) -> Option<usize> {
 }
 
 impl Parser {
-    fn root_attrs(&mut self, e: &BytesStart<'_>) {
+    fn root_attrs(&mut self, e: &BytesStart<'_>, tag_end: u64) {
         for a in attrs(e) {
             match a.key {
                 b"name" => {
@@ -526,7 +662,7 @@ impl Parser {
         self.reserve_hint(self.root_tests);
         // A lone <testsuite> root is its own suite.
         if self.suites.is_empty() && e.local_name().as_ref() == b"testsuite" {
-            self.open_suite(e);
+            self.open_suite(e, tag_end);
         }
     }
 
@@ -539,7 +675,7 @@ impl Parser {
         }
     }
 
-    fn open_suite(&mut self, e: &BytesStart<'_>) {
+    fn open_suite(&mut self, e: &BytesStart<'_>, tag_end: u64) {
         let mut suite = Suite {
             name: String::new(),
             file: None,
@@ -547,6 +683,7 @@ impl Parser {
             dialect: self.suites.last().map_or(self.root_dialect, |s| s.dialect),
             first_case: self.tests.len(),
             bare: Vec::new(),
+            tag_end,
         };
         for a in attrs(e) {
             match a.key {
@@ -875,6 +1012,9 @@ impl Parser {
         let Some(suite) = self.suites.pop() else {
             return;
         };
+        if self.suites.is_empty() && self.outer_dialect.is_none() {
+            self.outer_dialect = Some(suite.dialect);
+        }
         if suite.dialect == Dialect::Jest {
             let range = suite.first_case..self.tests.len();
             jest_ids(&mut self.tests[range.clone()], &suite.name);
@@ -1064,6 +1204,22 @@ mod tests {
             "&lol9; &#0; \u{1b}[31mA &#99999999999; \"q'"
         );
         assert_eq!(detail("fish & chips"), "fish & chips");
+    }
+
+    #[test]
+    fn text_read_raw_and_text_read_as_events_agree() {
+        // The text before the first markup is read raw and unescaped at
+        // once; after a comment, the same text comes as events.
+        for text in [
+            "&#x0001F600; &#00000000065; &#x41;&#65;",
+            "a &quot;b&quot; &lt;c&gt; &amp;amp; &apos;",
+            "&unknown; &; &#; &#xZZ; & lone; &lt",
+            "&#1114112; &#xD800; &#0;",
+            "tail &amp",
+        ] {
+            assert_eq!(detail(text), detail(&format!("<!---->{text}")), "{text}");
+        }
+        assert_eq!(detail("&#x0001F600;&#00000000065;"), "\u{1F600}A");
     }
 
     #[test]

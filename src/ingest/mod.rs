@@ -11,6 +11,7 @@ mod lines;
 mod merge;
 mod pytest;
 mod reportlog;
+mod split;
 pub mod synthetic;
 mod text;
 
@@ -22,6 +23,7 @@ use crate::model::Report;
 
 pub use lines::LineReader;
 pub use merge::{merge, merge_owned};
+pub use split::{SPLIT_FROM, parse_split};
 pub use synthetic::generate_junit;
 pub use text::strip_ansi;
 

@@ -6,6 +6,7 @@
 //! tailing and safety logic use a tiny fake format so they do not depend on
 //! the real parsers.
 
+use std::fs::File;
 use std::io::{self, Read};
 
 use crate::ingest::{self, IngestError, Shape};
@@ -39,6 +40,18 @@ pub trait Formats: Send + Sync {
         all.extend_from_slice(head);
         rest.read_to_end(&mut all)?;
         Ok(self.parse(&all))
+    }
+
+    /// A big document parsed in parts on several threads: the report and
+    /// the bytes read, or `None` to read it with [`Formats::parse_stream`].
+    fn parse_split(
+        &self,
+        _file: &File,
+        _head: &[u8],
+        _len: u64,
+        _cap: u64,
+    ) -> Option<(Report, u64)> {
+        None
     }
 
     /// [`Formats::merge`] of reports the caller no longer needs.
@@ -83,5 +96,8 @@ impl Formats for Ingest {
     }
     fn merge_owned(&self, reports: Vec<Report>) -> Vec<TestCase> {
         ingest::merge_owned(reports)
+    }
+    fn parse_split(&self, file: &File, head: &[u8], len: u64, cap: u64) -> Option<(Report, u64)> {
+        ingest::parse_split(file, head, len, cap)
     }
 }

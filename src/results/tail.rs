@@ -222,6 +222,12 @@ impl ReportFile {
             self.problem = Some(too_large(stat.len, cap));
             return Ok(());
         }
+        if let Some((report, read)) = ctx.formats.parse_split(file, &head, stat.len, cap) {
+            *ctx.bytes_read += read.saturating_sub(head.len() as u64);
+            self.report = Some(clean(report));
+            self.problem = None;
+            return Ok(());
+        }
         // The file streams through the parser (never held whole); its
         // size may grow while it is read: at most `cap + 1` bytes are read.
         let mut f = file;
