@@ -24,6 +24,19 @@ fn bench(c: &mut Criterion) {
             ingest::merge(&[&r]).len()
         })
     });
+    // What `loopdeck status` does with such a file: two halves on two
+    // threads, read from the file (page cache) with positioned reads.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let f = std::fs::File::open(file.path()).unwrap();
+    g.bench_function("junit_100k_split_from_file", |b| {
+        b.iter(|| {
+            let (r, _) = ingest::parse_split(&f, &bytes[..4096], bytes.len() as u64, 1 << 30)
+                .expect("the generated report splits");
+            assert_eq!(r.tests.len(), 100_000);
+            r
+        })
+    });
     g.bench_function("sniff", |b| {
         b.iter(|| ingest::sniff(std::hint::black_box(&bytes[..4096])))
     });
