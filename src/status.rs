@@ -313,7 +313,11 @@ pub fn to_text(
         }
     }
     if t.provisional > 0 {
-        let _ = writeln!(out, "\nprovisional: {} (passed only in a rerun)", t.provisional);
+        let _ = writeln!(
+            out,
+            "\nprovisional: {} (passed only in a rerun)",
+            t.provisional
+        );
         for id in provisional_ids(it) {
             let _ = writeln!(out, "      PROV  {id}");
         }

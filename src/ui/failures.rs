@@ -162,7 +162,12 @@ fn test_line<'a>(mark: Span<'a>, t: &TestCase, tags: Vec<Span<'a>>, width: usize
     let id_w = width.saturating_sub(6 + tags_w);
     let id = left_truncate(short_id(&t.id, &t.module), id_w);
     let pad = id_w.saturating_sub(UnicodeWidthStr::width(id.as_str()));
-    let mut spans = vec![Span::raw("    "), mark, Span::raw(id), Span::raw(" ".repeat(pad))];
+    let mut spans = vec![
+        Span::raw("    "),
+        mark,
+        Span::raw(id),
+        Span::raw(" ".repeat(pad)),
+    ];
     spans.extend(tags);
     Line::from(spans)
 }

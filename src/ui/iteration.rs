@@ -52,7 +52,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     if provisional > 0 {
         lines.push(Line::styled(
             format!(
-                "{} {provisional} passed only in a rerun: provisional until a full run (T) confirms",
+                "{} {provisional} provisional: passed only in a rerun; T runs all to confirm",
                 theme.provisional_mark()
             ),
             theme.warn(),
