@@ -14,6 +14,14 @@ fn outcome(it: &IterationData, name: &str) -> Outcome {
     it.tests.iter().find(|t| t.id == id(name)).unwrap().outcome
 }
 
+/// Each report file's name and whether a rerun wrote it.
+fn rerun_files(it: &IterationData) -> Vec<(&str, bool)> {
+    it.files
+        .iter()
+        .map(|f| (f.name.as_str(), f.rerun))
+        .collect()
+}
+
 fn provisional(it: &IterationData) -> Vec<&str> {
     it.provisional
         .iter()
@@ -54,12 +62,10 @@ fn rerun_passes_are_provisional_and_its_failure_is_the_newer_one() {
         "login and typing passed in a full run"
     );
 
-    let rerun_files: Vec<(&str, bool)> = it
-        .files
-        .iter()
-        .map(|f| (f.name.as_str(), f.rerun))
-        .collect();
-    assert_eq!(rerun_files, [("junit.xml", false), ("rerun.jsonl", true)]);
+    assert_eq!(
+        rerun_files(it),
+        [("junit.xml", false), ("rerun.jsonl", true)]
+    );
 }
 
 #[test]
@@ -92,12 +98,10 @@ fn a_later_full_run_confirms_or_refutes() {
     let edit = it.tests.iter().find(|t| t.id == id("test_edit")).unwrap();
     assert_eq!(edit.message(), "HTTP 409 Conflict");
     // rerun.jsonl is still the rerun's; it is just older than the full run.
-    let rerun_files: Vec<(&str, bool)> = it
-        .files
-        .iter()
-        .map(|f| (f.name.as_str(), f.rerun))
-        .collect();
-    assert_eq!(rerun_files, [("junit.xml", false), ("rerun.jsonl", true)]);
+    assert_eq!(
+        rerun_files(it),
+        [("junit.xml", false), ("rerun.jsonl", true)]
+    );
 }
 
 #[test]

@@ -223,40 +223,38 @@ fn rerun_state(w: u16, h: u16, failing: &[(usize, usize, &str)]) -> State {
     s
 }
 
+/// Asserts that `screen` shows each of `texts`.
+fn shows(screen: &str, texts: &[&str]) {
+    for t in texts {
+        assert!(screen.contains(t), "{t:?} not on screen:\n{screen}");
+    }
+}
+
 #[test]
 fn provisional_green_small() {
     let mut s = rerun_state(80, 24, &[]);
     let failures = screen(&s);
     // Words and marks, not colour, say it: header, list, footer.
-    assert!(
-        failures.contains("9/12 verified (+3 provisional)"),
-        "{failures}"
-    );
-    assert!(
-        failures.contains("~ 12/12 passed, 3 provisional"),
-        "{failures}"
-    );
-    assert!(
-        failures.contains("~ test_mod1.py::test_case_1"),
-        "{failures}"
-    );
-    assert!(
-        failures.contains("rerun green is provisional → T full run to confirm"),
-        "{failures}"
+    shows(
+        &failures,
+        &[
+            "9/12 verified (+3 provisional)",
+            "~ 12/12 passed, 3 provisional",
+            "~ test_mod1.py::test_case_1",
+            "rerun green is provisional → T full run to confirm",
+        ],
     );
     keys(&mut s, "\t");
     let modules = screen(&s);
-    assert!(modules.contains("~ tests/e2e/test_mod1.py"), "{modules}");
-    assert!(modules.contains("3/3 (2 prov.)"), "{modules}");
+    shows(&modules, &["~ tests/e2e/test_mod1.py", "3/3 (2 prov.)"]);
     keys(&mut s, "3");
     let iteration = screen(&s);
-    assert!(
-        iteration.contains("~ 3 provisional: passed only in a rerun; T runs all to confirm"),
-        "{iteration}"
-    );
-    assert!(
-        iteration.contains("file rerun.jsonl (pytest report-log, 4 tests) · rerun"),
-        "{iteration}"
+    shows(
+        &iteration,
+        &[
+            "~ 3 provisional: passed only in a rerun; T runs all to confirm",
+            "file rerun.jsonl (pytest report-log, 4 tests) · rerun",
+        ],
     );
     insta::assert_snapshot!("provisional_failures_tab", failures);
     insta::assert_snapshot!("provisional_modules_tab", modules);
@@ -268,10 +266,12 @@ fn provisional_with_a_failure_wide() {
     let mut s = rerun_state(120, 40, &[(2, 1, "HTTP 500 Internal Server Error")]);
     keys(&mut s, "j");
     let text = screen(&s);
-    assert!(
-        text.contains("1 failing · 11/12 passed, 3 provisional"),
-        "{text}"
+    shows(
+        &text,
+        &[
+            "1 failing · 11/12 passed, 3 provisional",
+            "tests fail: fix, then → N",
+        ],
     );
-    assert!(text.contains("tests fail: fix, then → N"), "{text}");
     insta::assert_snapshot!(text);
 }
