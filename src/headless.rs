@@ -128,6 +128,11 @@ pub fn run(
             Ok(record) => {
                 let ok = record.succeeded();
                 records.push(record);
+                if ok && kind == crate::model::RunKind::RerunFailed {
+                    eprintln!(
+                        "loopdeck: the green of a rerun is provisional: `loopdeck test` runs the full suite to confirm it"
+                    );
+                }
                 if ok && next {
                     match run_one(config, crate::model::RunKind::Test, false).await {
                         Ok(r) => {

@@ -72,6 +72,7 @@ struct ModuleOut<'a> {
     failed: usize,
     name: &'a str,
     passed: usize,
+    provisional: usize,
     skipped: usize,
 }
 
@@ -87,6 +88,7 @@ struct StatusOut<'a> {
     iterations: usize,
     meta: serde_json::Value,
     modules: Vec<ModuleOut<'a>>,
+    provisional: Vec<&'a str>,
     run_errors: &'a [String],
     running: bool,
     totals: serde_json::Value,
@@ -102,7 +104,7 @@ pub fn to_json(
     let Some(it) = it else {
         return empty_json(dir_warnings);
     };
-    let summary = Summary::of(&it.tests);
+    let summary = summary(it);
     serde_json::to_value(status_out(iterations, it, &summary, goal, dir_warnings))
         .unwrap_or_default()
 }
@@ -118,17 +120,22 @@ pub fn json_text(
     let Some(it) = it else {
         return empty_json(dir_warnings).to_string();
     };
-    let summary = Summary::of(&it.tests);
+    let summary = summary(it);
     serde_json::to_string(&status_out(iterations, it, &summary, goal, dir_warnings))
         .unwrap_or_default()
+}
+
+fn summary(it: &IterationData) -> Summary {
+    Summary::with_provisional(&it.tests, &it.provisional)
 }
 
 fn empty_json(dir_warnings: &[String]) -> serde_json::Value {
     json!({
         "iteration": null,
         "iterations": 0,
-        "totals": {"tests": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0},
+        "totals": {"tests": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0, "provisional": 0},
         "modules": [],
+        "provisional": [],
         "failures": [],
         "groups": [],
         "warnings": dir_warnings,
@@ -171,6 +178,7 @@ fn status_out<'a>(
             failed: m.failed,
             name: &m.name,
             passed: m.passed,
+            provisional: m.provisional,
             skipped: m.skipped,
         })
         .collect();
@@ -189,11 +197,17 @@ fn status_out<'a>(
         iterations: iterations.len(),
         meta: value(&it.meta),
         modules,
+        provisional: provisional_ids(it).collect(),
         run_errors: &it.run_errors,
         running: it.running,
         totals: value(&summary.totals),
         warnings,
     }
+}
+
+/// Ids of the tests that pass only because a rerun of the failing tests says so.
+fn provisional_ids(it: &IterationData) -> impl Iterator<Item = &str> {
+    it.provisional.iter().map(|&i| it.tests[i].id.as_str())
 }
 
 /// A small part serialised through a `Value` (sorted keys, like the rest).
@@ -217,7 +231,7 @@ pub fn to_text(
         }
         return out;
     };
-    let s = Summary::of(&it.tests);
+    let s = summary(it);
     let t = s.totals;
     let goal_total =
         goal.unwrap_or_else(|| iterations.iter().map(|i| i.tests.len()).max().unwrap_or(0));
@@ -235,8 +249,21 @@ pub fn to_text(
     let _ = writeln!(
         out,
         "tests {} · passed {} · failed {} · errors {} · skipped {} · goal {}/{}",
-        t.tests, t.passed, t.failed, t.errors, t.skipped, t.passed, goal_total
+        t.tests,
+        t.passed,
+        t.failed,
+        t.errors,
+        t.skipped,
+        t.verified(),
+        goal_total
     );
+    if t.provisional > 0 {
+        let _ = writeln!(
+            out,
+            "provisional {}: passed only in a rerun of the failing tests; not counted towards the goal until a full run confirms them",
+            t.provisional
+        );
+    }
     if let Some(d) = &it.deploy {
         let _ = writeln!(
             out,
@@ -253,7 +280,11 @@ pub fn to_text(
         s.modules.len()
     );
     for m in &s.modules {
-        let mark = if m.is_green() { "ok  " } else { "FAIL" };
+        let mark = match (m.is_green(), m.provisional > 0) {
+            (false, _) => "FAIL",
+            (true, true) => "ok~ ",
+            (true, false) => "ok  ",
+        };
         let _ = writeln!(out, "  {mark} {:<50} {}/{}", m.name, m.passed, m.total());
     }
     if !s.groups.is_empty() {
@@ -279,6 +310,16 @@ pub fn to_text(
                 };
                 let _ = writeln!(out, "      {word} {}", test.id);
             }
+        }
+    }
+    if t.provisional > 0 {
+        let _ = writeln!(
+            out,
+            "\nprovisional: {} (passed only in a rerun)",
+            t.provisional
+        );
+        for id in provisional_ids(it) {
+            let _ = writeln!(out, "      PROV  {id}");
         }
     }
     let warnings: Vec<&String> = dir_warnings.iter().chain(it.warnings.iter()).collect();

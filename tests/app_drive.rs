@@ -5,7 +5,7 @@ mod common;
 
 use chrono::Utc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use loopdeck::app::{Commands, Confirm, Control, Effect, Msg, State, update};
+use loopdeck::app::{Commands, Confirm, Control, Effect, Msg, Stage, State, loop_stage, update};
 use loopdeck::model::{RunKind, RunRecord};
 
 fn ch(c: char) -> Msg {
@@ -239,6 +239,99 @@ fn rerun_needs_failures() {
     );
     assert!(update(&mut green, ch('R')).is_empty());
     assert_eq!(green.flash.as_deref(), Some("no failing tests to rerun"));
+}
+
+/// Iteration 1 (4 modules x 3 tests, nothing failing) where two tests pass
+/// only because a rerun of the failing tests says so.
+fn provisional(s: &mut State) {
+    let mut it = common::iteration(1, 4, 3, &[]);
+    it.provisional = vec![0, 4];
+    update(
+        s,
+        Msg::Data {
+            changed: vec![it],
+            removed: vec![],
+        },
+    );
+}
+
+fn confirmed(s: &mut State) {
+    update(
+        s,
+        Msg::Data {
+            changed: vec![common::iteration(1, 4, 3, &[])],
+            removed: vec![],
+        },
+    );
+}
+
+#[test]
+fn a_provisional_green_is_not_green_and_a_full_run_is_next() {
+    let mut s = driving();
+    provisional(&mut s);
+    assert_eq!(s.latest().unwrap().summary.totals.provisional, 2);
+    assert_eq!(s.latest().unwrap().summary.totals.verified(), 10);
+    assert_eq!(loop_stage(&s), Stage::Provisional);
+    assert_eq!(
+        Stage::Provisional.next_step(),
+        Some(("T", "full run to confirm"))
+    );
+    // Nothing fails, so R has nothing to rerun: it points at T.
+    assert!(update(&mut s, ch('R')).is_empty());
+    assert_eq!(
+        s.flash.as_deref(),
+        Some("no failing tests to rerun; the rerun green is provisional: T runs the full suite")
+    );
+    assert_eq!(
+        update(&mut s, ch('T')),
+        vec![Effect::Start {
+            kind: RunKind::Test,
+            next_iteration: false
+        }]
+    );
+    confirmed(&mut s);
+    update(&mut s, finished(RunKind::Test, 0));
+    assert_eq!(loop_stage(&s), Stage::Green, "the full run confirmed");
+}
+
+#[test]
+fn auto_mode_confirms_a_passing_rerun_and_a_provisional_green_is_not_the_goal() {
+    let mut s = driving();
+    update(&mut s, ch('A'));
+    assert!(s.auto.on);
+    assert!(!update(&mut s, ch('R')).is_empty());
+    // The rerun passed (exit 0): its green is provisional, a full run follows.
+    assert_eq!(
+        update(&mut s, finished(RunKind::RerunFailed, 0)),
+        vec![Effect::Start {
+            kind: RunKind::Test,
+            next_iteration: false
+        }]
+    );
+    assert!(s.auto.on);
+    // A full run whose result still shows provisional passes (it wrote no
+    // report, say) does not meet the goal.
+    provisional(&mut s);
+    assert!(update(&mut s, finished(RunKind::Test, 0)).is_empty());
+    assert!(s.auto.on, "provisional is not the goal");
+    assert_ne!(loop_stage(&s), Stage::Green);
+    // A rerun that still fails starts nothing.
+    update(&mut s, ch('T'));
+    update(&mut s, finished(RunKind::Test, 1));
+    let mut failing = driving();
+    update(&mut failing, ch('A'));
+    update(&mut failing, ch('R'));
+    assert!(update(&mut failing, finished(RunKind::RerunFailed, 1)).is_empty());
+    assert!(failing.active.is_none());
+    // Confirmed by a full run: the goal is met, auto mode stops.
+    confirmed(&mut s);
+    update(&mut s, ch('T'));
+    update(&mut s, finished(RunKind::Test, 0));
+    assert!(!s.auto.on);
+    assert_eq!(
+        s.flash.as_deref(),
+        Some("goal met: every test passes; auto mode stopped")
+    );
 }
 
 trait IntoMsg {

@@ -274,3 +274,51 @@ fn goal_defaults_to_tests_seen() {
             .all(|t| t.outcome == Outcome::Passed)
     );
 }
+
+#[test]
+fn provisional_tests_follow_the_failures_and_open_like_them() {
+    let mut s = State::new("e2e", None, Utc::now());
+    let mut it = iteration(1, 4, 3, &[(3, 2, HTTP403)]);
+    it.provisional = vec![0, 4];
+    update(
+        &mut s,
+        Msg::Data {
+            changed: vec![it],
+            removed: vec![],
+        },
+    );
+    // Failure group, its test, then the provisional group and its tests.
+    assert_eq!(
+        s.failure_rows,
+        [
+            FailureRow::Group { group: 0, shown: 1 },
+            FailureRow::Test { group: 0, test: 11 },
+            FailureRow::Provisional { shown: 2 },
+            FailureRow::ProvisionalTest { test: 0 },
+            FailureRow::ProvisionalTest { test: 4 },
+        ]
+    );
+    for _ in 0..2 {
+        update(&mut s, ch('j'));
+    }
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.failure_rows.len(), 3, "provisional group collapsed");
+    update(&mut s, key(KeyCode::Enter));
+    update(&mut s, ch('j'));
+    update(&mut s, key(KeyCode::Enter));
+    let d = s.detail.clone().expect("detail open");
+    assert_eq!(d.test_id, "tests/e2e/test_mod0.py::test_case_0");
+    update(&mut s, key(KeyCode::Esc));
+    // The filter applies to them too.
+    update(&mut s, ch('/'));
+    for c in "mod1".chars() {
+        update(&mut s, ch(c));
+    }
+    assert_eq!(
+        s.failure_rows,
+        [
+            FailureRow::Provisional { shown: 1 },
+            FailureRow::ProvisionalTest { test: 4 },
+        ]
+    );
+}

@@ -1,7 +1,11 @@
 //! `loopdeck status`: the real binary on real report files; text, JSON and exit codes.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
+
+use common::rerun;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reports");
 
@@ -160,4 +164,61 @@ fn bad_files_are_warnings_naming_the_file() {
         "{warnings:?}"
     );
     assert_eq!(v["totals"]["tests"], 26, "the good report still counts");
+}
+
+#[test]
+fn a_rerun_green_is_reported_as_provisional() {
+    let dir = tempfile::tempdir().unwrap();
+    let it = rerun::full_run_then_rerun(dir.path());
+    let root = dir.path().to_str().unwrap();
+
+    let (code, out, err) = status(&[root]);
+    assert_eq!(code, 1, "test_delete still fails; stderr: {err}");
+    assert!(
+        out.contains("tests 5 · passed 4 · failed 1 · errors 0 · skipped 0 · goal 2/5"),
+        "{out}"
+    );
+    assert!(
+        out.contains("provisional 2: passed only in a rerun"),
+        "{out}"
+    );
+    assert!(out.contains("PROV  tests/test_chat.py::test_send"), "{out}");
+    assert!(out.contains("FAIL tests/test_chat.py"), "{out}");
+
+    let (_, out, _) = status(&[root, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["totals"]["provisional"], 2);
+    assert_eq!(v["totals"]["passed"], 4);
+    assert_eq!(v["modules"][0]["provisional"], 2);
+    assert_eq!(
+        v["provisional"],
+        serde_json::json!([rerun::id("test_send"), rerun::id("test_edit")])
+    );
+    assert_eq!(v["files"][1]["rerun"], true);
+    assert!(
+        v["files"][0].get("rerun").is_none(),
+        "only rerun files say so"
+    );
+
+    // The rerun passed everything: nothing fails (exit 0), all of it provisional.
+    rerun::write_at(
+        &it.join("rerun.jsonl"),
+        &rerun::report_log(
+            &[
+                ("test_send", "passed"),
+                ("test_edit", "passed"),
+                ("test_delete", "passed"),
+            ],
+            "",
+        ),
+        rerun::at(106),
+    );
+    let (code, out, _) = status(&[root, "--json"]);
+    assert_eq!(code, 0, "nothing fails");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["totals"]["provisional"], 3);
+    assert_eq!(v["totals"]["failed"], 0);
+    let (_, out, _) = status(&[root]);
+    assert!(out.contains("ok~  tests/test_chat.py"), "{out}");
+    assert!(out.contains("goal 2/5"), "{out}");
 }

@@ -182,3 +182,96 @@ fn warnings_are_named() {
     insta::assert_snapshot!("warnings_line", line);
     insta::assert_snapshot!("warnings_pane", screen(&s));
 }
+
+/// After a rerun of the failing tests: three tests pass only in the rerun
+/// (provisional); `failing` still fail.
+fn rerun_state(w: u16, h: u16, failing: &[(usize, usize, &str)]) -> State {
+    use loopdeck::app::{Commands, Control};
+    use loopdeck::results::FileStatus;
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 10, 7, 30).unwrap();
+    let mut s = State::new("staging e2e", Some(12), now);
+    s.control = Control::Enabled(Commands {
+        test: true,
+        deploy: true,
+        rerun_failed: true,
+        ..Commands::default()
+    });
+    update(&mut s, Msg::Resize(w, h));
+    let mut it = iteration(3, 4, 3, failing);
+    it.provisional = vec![0, 3, 4];
+    let file = |name: &str, format: &str, tests: usize, rerun: bool| FileStatus {
+        name: name.into(),
+        format: Some(format.into()),
+        tests,
+        complete: true,
+        pending: false,
+        error: None,
+        bytes: 4096,
+        rerun,
+    };
+    it.files = vec![
+        file("junit.xml", "JUnit XML", 12, false),
+        file("rerun.jsonl", "pytest report-log", 4, true),
+    ];
+    update(
+        &mut s,
+        Msg::Data {
+            changed: vec![it],
+            removed: vec![],
+        },
+    );
+    s
+}
+
+/// Asserts that `screen` shows each of `texts`.
+fn shows(screen: &str, texts: &[&str]) {
+    for t in texts {
+        assert!(screen.contains(t), "{t:?} not on screen:\n{screen}");
+    }
+}
+
+#[test]
+fn provisional_green_small() {
+    let mut s = rerun_state(80, 24, &[]);
+    let failures = screen(&s);
+    // Words and marks, not colour, say it: header, list, footer.
+    shows(
+        &failures,
+        &[
+            "9/12 verified (+3 provisional)",
+            "~ 12/12 passed, 3 provisional",
+            "~ test_mod1.py::test_case_1",
+            "rerun green is provisional → T full run to confirm",
+        ],
+    );
+    keys(&mut s, "\t");
+    let modules = screen(&s);
+    shows(&modules, &["~ tests/e2e/test_mod1.py", "3/3 (2 prov.)"]);
+    keys(&mut s, "3");
+    let iteration = screen(&s);
+    shows(
+        &iteration,
+        &[
+            "~ 3 provisional: passed only in a rerun; T runs all to confirm",
+            "file rerun.jsonl (pytest report-log, 4 tests) · rerun",
+        ],
+    );
+    insta::assert_snapshot!("provisional_failures_tab", failures);
+    insta::assert_snapshot!("provisional_modules_tab", modules);
+    insta::assert_snapshot!("provisional_iteration_tab", iteration);
+}
+
+#[test]
+fn provisional_with_a_failure_wide() {
+    let mut s = rerun_state(120, 40, &[(2, 1, "HTTP 500 Internal Server Error")]);
+    keys(&mut s, "j");
+    let text = screen(&s);
+    shows(
+        &text,
+        &[
+            "1 failing · 11/12 passed, 3 provisional",
+            "tests fail: fix, then → N",
+        ],
+    );
+    insta::assert_snapshot!(text);
+}

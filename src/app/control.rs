@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{DeployState, RunKind};
+use crate::model::{DeployState, RunKind, Totals};
 
 /// Whether this loopdeck may run commands, and which.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +103,9 @@ pub enum Stage {
     Testing,
     /// Tests ran against the current deploy and some fail: fix, then `N`.
     NeedsFix,
+    /// Nothing fails, but only because a rerun of the failing tests says so
+    /// for some: a full run has to confirm before the loop is green.
+    Provisional,
     Green,
 }
 
@@ -115,6 +118,7 @@ impl Stage {
             Stage::NeedsTests => "needs a test run",
             Stage::Testing => "testing",
             Stage::NeedsFix => "tests fail: fix, then",
+            Stage::Provisional => "rerun green is provisional",
             Stage::Green => "green",
         }
     }
@@ -125,22 +129,23 @@ impl Stage {
             Stage::Empty | Stage::NeedsFix => Some(("N", "next iteration")),
             Stage::NeedsDeploy => Some(("D", "deploy")),
             Stage::NeedsTests => Some(("T", "run tests")),
+            Stage::Provisional => Some(("T", "full run to confirm")),
             Stage::Deploying | Stage::Testing => Some(("X", "cancel")),
             Stage::Green => None,
         }
     }
 }
 
-/// Derives the stage from the latest iteration and what runs now.
+/// Derives the stage from the latest iteration (`totals`) and what runs now.
 pub fn stage(
     active: Option<&ActiveRun>,
     deploy: Option<DeployState>,
     tests_running: bool,
-    tests: usize,
-    failing: usize,
+    totals: &Totals,
     goal: usize,
     tests_after_deploy: bool,
 ) -> Stage {
+    let tests = totals.tests;
     match active.map(|a| a.kind) {
         Some(RunKind::Deploy) => return Stage::Deploying,
         Some(RunKind::Test | RunKind::RerunFailed) => return Stage::Testing,
@@ -161,8 +166,10 @@ pub fn stage(
             Stage::NeedsTests
         };
     }
-    if failing > 0 {
+    if totals.failing() > 0 {
         Stage::NeedsFix
+    } else if totals.provisional > 0 {
+        Stage::Provisional
     } else if tests >= goal {
         Stage::Green
     } else {

@@ -38,8 +38,7 @@ pub fn loop_stage(state: &State) -> Stage {
         state.active.as_ref().or(others.as_ref()),
         deploy.map(|d| d.state),
         it.data.running,
-        t.tests,
-        t.failing(),
+        t,
         state.goal_total(),
         tests_after_deploy,
     )
@@ -119,9 +118,15 @@ pub fn on_trigger(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::RerunFailed => {
-            let failing = state.latest().map_or(0, |it| it.summary.totals.failing());
+            let totals = state.latest().map(|it| it.summary.totals);
+            let failing = totals.map_or(0, |t| t.failing());
             if !cmds.rerun_failed {
                 state.flash = Some("no [rerun_failed] command in loopdeck.toml".into());
+            } else if failing == 0 && totals.is_some_and(|t| t.provisional > 0) {
+                state.flash = Some(
+                    "no failing tests to rerun; the rerun green is provisional: T runs the full suite"
+                        .into(),
+                );
             } else if failing == 0 {
                 state.flash = Some("no failing tests to rerun".into());
             } else {
@@ -265,6 +270,16 @@ pub fn on_finished(state: &mut State, record: RunRecord) -> Vec<Effect> {
                 state.auto.on = false;
                 state.flash = Some(format!("deploy {word}: auto mode stopped"));
             }
+        }
+        // A rerun's green is provisional: auto mode confirms it with a full
+        // run. (Decided on the exit status, not on the reports, which may
+        // not have been read back yet.)
+        RunKind::RerunFailed if state.auto.on && record.succeeded() => {
+            state.flash = Some(format!(
+                "{} {word}{took}: auto mode confirms with a full run",
+                record.kind.label()
+            ));
+            return start(state, RunKind::Test, false, false);
         }
         RunKind::Test | RunKind::RerunFailed => {
             if state.auto.on && loop_stage(state) == Stage::Green {

@@ -15,7 +15,7 @@ pub struct Iteration {
 
 impl Iteration {
     pub fn new(data: IterationData) -> Self {
-        let summary = Summary::of(&data.tests);
+        let summary = Summary::with_provisional(&data.tests, &data.provisional);
         Iteration {
             data,
             summary,

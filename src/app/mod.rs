@@ -22,6 +22,6 @@ pub fn keymap_help() -> &'static [(&'static str, &'static str)] {
     KEYMAP_HELP
 }
 pub use msg::{Effect, Msg};
-pub use rows::FailureRow;
+pub use rows::{FailureRow, PROVISIONAL_KEY};
 pub use state::{Focus, Input, State};
 pub use update::{detail_test, update};

@@ -5,12 +5,21 @@ use super::state::State;
 /// Groups of at most this many tests show their tests without asking.
 pub const EXPAND_BY_DEFAULT_UP_TO: usize = 8;
 
+/// The expansion key of the provisional group (failure signatures are
+/// sanitised text, so none can contain a NUL).
+pub const PROVISIONAL_KEY: &str = "\0provisional";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureRow {
     /// Index into the summary's groups, and how many of its tests match the filter.
     Group { group: usize, shown: usize },
     /// Index of the test in the iteration's tests, and its group.
     Test { group: usize, test: usize },
+    /// After the failures: the tests that pass only because a rerun says
+    /// so, and how many of them match the filter.
+    Provisional { shown: usize },
+    /// Index of a provisional test in the iteration's tests.
+    ProvisionalTest { test: usize },
 }
 
 fn matches(filter: &str, text: &str) -> bool {
@@ -35,17 +44,13 @@ pub fn failure_rows(state: &State) -> Vec<FailureRow> {
     let Some(it) = state.current() else {
         return Vec::new();
     };
+    let shown = |t: &usize| {
+        let test = &it.data.tests[*t];
+        matches(&state.filter, &test.id) || matches(&state.filter, &test.module)
+    };
     let mut rows = Vec::new();
     for (g, group) in it.summary.groups.iter().enumerate() {
-        let tests: Vec<usize> = group
-            .tests
-            .iter()
-            .copied()
-            .filter(|&t| {
-                let test = &it.data.tests[t];
-                matches(&state.filter, &test.id) || matches(&state.filter, &test.module)
-            })
-            .collect();
+        let tests: Vec<usize> = group.tests.iter().copied().filter(shown).collect();
         if tests.is_empty() {
             continue;
         }
@@ -58,6 +63,19 @@ pub fn failure_rows(state: &State) -> Vec<FailureRow> {
                 tests
                     .into_iter()
                     .map(|test| FailureRow::Test { group: g, test }),
+            );
+        }
+    }
+    let provisional: Vec<usize> = it.data.provisional.iter().copied().filter(shown).collect();
+    if !provisional.is_empty() {
+        rows.push(FailureRow::Provisional {
+            shown: provisional.len(),
+        });
+        if state.group_expanded(PROVISIONAL_KEY, it.data.provisional.len()) {
+            rows.extend(
+                provisional
+                    .into_iter()
+                    .map(|test| FailureRow::ProvisionalTest { test }),
             );
         }
     }

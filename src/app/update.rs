@@ -339,7 +339,11 @@ fn view_iteration(state: &mut State, viewing: Option<usize>) {
 fn selected_test(state: &State) -> Option<&TestCase> {
     let it = state.current()?;
     match state.failure_rows.get(state.failures_cursor)? {
-        FailureRow::Test { test, .. } if state.focus == Focus::Failures => it.data.tests.get(*test),
+        FailureRow::Test { test, .. } | FailureRow::ProvisionalTest { test }
+            if state.focus == Focus::Failures =>
+        {
+            it.data.tests.get(*test)
+        }
         _ => None,
     }
 }
@@ -347,12 +351,15 @@ fn selected_test(state: &State) -> Option<&TestCase> {
 fn open_selected(state: &mut State) {
     match state.focus {
         Focus::Failures => match state.failure_rows.get(state.failures_cursor).copied() {
-            Some(FailureRow::Group { group, .. }) => {
-                let Some(sig) = state
-                    .current()
-                    .and_then(|it| it.summary.groups.get(group))
-                    .map(|g| g.signature.clone())
-                else {
+            Some(row @ (FailureRow::Group { .. } | FailureRow::Provisional { .. })) => {
+                let sig = match row {
+                    FailureRow::Group { group, .. } => state
+                        .current()
+                        .and_then(|it| it.summary.groups.get(group))
+                        .map(|g| g.signature.clone()),
+                    _ => Some(super::rows::PROVISIONAL_KEY.to_string()),
+                };
+                let Some(sig) = sig else {
                     return;
                 };
                 if !state.toggled_groups.remove(&sig) {
@@ -360,7 +367,7 @@ fn open_selected(state: &mut State) {
                 }
                 state.rebuild_rows();
             }
-            Some(FailureRow::Test { test, .. }) => {
+            Some(FailureRow::Test { test, .. } | FailureRow::ProvisionalTest { test }) => {
                 let Some(it) = state.current() else { return };
                 state.detail = Some(Detail {
                     iteration: it.data.key.clone(),

@@ -13,19 +13,15 @@
 //! from the other (duration, captured stdout/stderr, failure kind).
 //! So a JUnit file and a report-log of the same run count each test once,
 //! and disjoint shards add up.
+//!
+//! This is the rule for reports of *one* run. Reports of different runs of
+//! the same iteration (a rerun of the failing tests after the full run) are
+//! combined by `results::reruns`, where the newer run wins.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::model::{Report, TestCase};
-
-fn key(id: &str) -> Cow<'_, str> {
-    if id.contains(" › ") {
-        Cow::Owned(id.replace(" › ", " "))
-    } else {
-        Cow::Borrowed(id)
-    }
-}
+use crate::model::{Report, TestCase, test_key as key};
 
 fn score(t: &TestCase) -> (bool, bool, bool, u8) {
     let f = t.failure.as_deref();

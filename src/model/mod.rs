@@ -13,5 +13,5 @@ pub use deploy::{DeployState, Deployment};
 pub use iteration::IterationMeta;
 pub use run::{RunKind, RunRecord};
 pub use summary::{FailureGroup, ModuleSummary, Summary, Totals, cause, signature};
-pub use test_case::{Failure, Outcome, Report, TestCase};
+pub use test_case::{Failure, Outcome, Report, TestCase, test_key};
 pub use time::{duration_text, parse_time};

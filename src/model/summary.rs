@@ -14,6 +14,9 @@ pub struct Totals {
     pub failed: usize,
     pub errors: usize,
     pub skipped: usize,
+    /// Of `passed`: those that pass only because a rerun of the failing
+    /// tests says so (no full run has confirmed them yet).
+    pub provisional: usize,
 }
 
 impl Totals {
@@ -30,6 +33,11 @@ impl Totals {
     pub fn failing(&self) -> usize {
         self.failed + self.errors
     }
+
+    /// Passes a full run confirmed: what counts towards the goal.
+    pub fn verified(&self) -> usize {
+        self.passed - self.provisional
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,6 +47,8 @@ pub struct ModuleSummary {
     pub failed: usize,
     pub errors: usize,
     pub skipped: usize,
+    /// Of `passed`: provisional ones (see [`Totals::provisional`]).
+    pub provisional: usize,
 }
 
 impl ModuleSummary {
@@ -75,6 +85,13 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(tests: &[TestCase]) -> Summary {
+        Summary::with_provisional(tests, &[])
+    }
+
+    /// [`Summary::of`] where the tests at `provisional` (ascending indices,
+    /// passes) pass only because of a rerun.
+    pub fn with_provisional(tests: &[TestCase], provisional: &[usize]) -> Summary {
+        let mut provisional = provisional.iter().copied().peekable();
         let mut totals = Totals::default();
         let mut modules: Vec<ModuleSummary> = Vec::new();
         let mut module_index: HashMap<&str, usize> = HashMap::new();
@@ -98,6 +115,7 @@ impl Summary {
                             failed: 0,
                             errors: 0,
                             skipped: 0,
+                            provisional: 0,
                         });
                         modules.len() - 1
                     });
@@ -106,6 +124,10 @@ impl Summary {
                 }
             };
             let module = &mut modules[m];
+            if provisional.next_if_eq(&i).is_some() && test.outcome == Outcome::Passed {
+                totals.provisional += 1;
+                module.provisional += 1;
+            }
             match test.outcome {
                 Outcome::Passed => module.passed += 1,
                 Outcome::Failed => module.failed += 1,
@@ -138,6 +160,14 @@ impl Summary {
 
     pub fn green_modules(&self) -> usize {
         self.modules.iter().filter(|m| m.is_green()).count()
+    }
+
+    /// Green modules whose green rests on a rerun for some test.
+    pub fn provisional_modules(&self) -> usize {
+        self.modules
+            .iter()
+            .filter(|m| m.is_green() && m.provisional > 0)
+            .count()
     }
 }
 

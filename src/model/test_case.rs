@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -51,6 +52,18 @@ pub struct TestCase {
 impl TestCase {
     pub fn message(&self) -> &str {
         self.failure.as_deref().map_or("", |f| f.message.as_str())
+    }
+}
+
+/// What identifies a test across reports: its id, with Jest's ` › ` folded
+/// to a space so jest-junit's space-joined names meet the console ids of a
+/// Jest JSON report. Shared by the merge of one run's reports and the merge
+/// across runs (a rerun's report against the full run's).
+pub fn test_key(id: &str) -> Cow<'_, str> {
+    if id.contains(" › ") {
+        Cow::Owned(id.replace(" › ", " "))
+    } else {
+        Cow::Borrowed(id)
     }
 }
 

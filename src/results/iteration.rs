@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::formats::Formats;
 use super::layout::{self, FileRole};
+use super::reruns::{self, RunMark, Slot};
 use super::safe::{self, Refusal};
 use super::tail::{Ctx, MetaFile, Problem, ReportFile};
 use crate::ingest::Shape;
@@ -31,8 +32,12 @@ pub struct IterationData {
     pub path: PathBuf,
     pub meta: Option<IterationMeta>,
     pub deploy: Option<Deployment>,
-    /// Tests of all report files, merged by test id.
+    /// Tests of all report files, merged by test id (across runs: the
+    /// newer run wins, see [`super::reruns`]).
     pub tests: Vec<TestCase>,
+    /// Indices into `tests` (ascending) of the tests that pass only because
+    /// a rerun of the failing tests says so: no full run has confirmed them.
+    pub provisional: Vec<usize>,
     /// Report files, by name.
     pub files: Vec<FileStatus>,
     /// `"iter-002/junit.xml: truncated: root element not closed"`: problems
@@ -69,6 +74,9 @@ pub struct FileStatus {
     pub error: Option<String>,
     /// Size in bytes.
     pub bytes: u64,
+    /// Written by a rerun of the failing tests (see [`super::reruns`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rerun: bool,
 }
 
 /// State of one iteration folder inside a [`super::Store`].
@@ -82,6 +90,10 @@ pub(crate) struct IterState {
     pub deploy: Option<MetaFile<Deployment>>,
     pub created: Option<SystemTime>,
     pub listing_error: Option<String>,
+    /// `runs.jsonl` as last seen (`lstat`), and the test and rerun runs it
+    /// records: they say which run wrote which report.
+    runs_stat: Option<safe::Stat>,
+    marks: Vec<RunMark>,
     /// Part of the view (always in the loop layout; in the single layout
     /// only while the root holds a file loopdeck reads).
     pub shown: bool,
@@ -100,6 +112,8 @@ impl IterState {
             deploy: None,
             created: None,
             listing_error: None,
+            runs_stat: None,
+            marks: Vec::new(),
             shown: true,
             shown_pending: Vec::new(),
         }
@@ -222,6 +236,7 @@ impl IterState {
         let before = self.reports.len();
         self.reports.retain(|rel, _| seen_reports.contains(rel));
         changed |= before != self.reports.len();
+        changed |= self.refresh_runs(root) && !self.reports.is_empty();
         if !seen_meta && self.meta.take().is_some() {
             changed = true;
         }
@@ -231,6 +246,37 @@ impl IterState {
         // A pending file whose settle time passed becomes a warning.
         changed |= self.shown_pending != self.pending_set(now, settle);
         changed
+    }
+
+    /// Re-reads `runs.jsonl` if it changed. A missing, unreadable or
+    /// broken one just means no reruns are known. Returns whether the runs
+    /// that attribute reports changed.
+    fn refresh_runs(&mut self, root: &Path) -> bool {
+        let rel = self.rel_dir().join("runs.jsonl");
+        // Only a regular file: `open_inside` below refuses anything else too.
+        let stat = std::fs::symlink_metadata(root.join(&rel))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| safe::Stat::of(&m));
+        if stat == self.runs_stat {
+            return false;
+        }
+        self.runs_stat = stat;
+        let marks = match stat {
+            Some(_) => safe::open_inside(root, &rel)
+                .map(|(file, _)| reruns::read_marks(file))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let changed = marks != self.marks;
+        self.marks = marks;
+        changed
+    }
+
+    /// Which run wrote a report file, from its modification time.
+    fn slot(&self, f: &ReportFile) -> Slot {
+        let mtime = f.stat.map_or(SystemTime::UNIX_EPOCH, |s| s.mtime());
+        reruns::slot(mtime, &self.marks)
     }
 
     /// Which files are pending now: reports in name order, then
@@ -273,13 +319,17 @@ impl IterState {
         settle: Duration,
     ) -> IterationData {
         let mut data = self.build_with(root, formats, now, settle, false);
+        let slots: Vec<Slot> = self.reports.values().map(|f| self.slot(f)).collect();
         let reports: Vec<_> = self
             .reports
             .values_mut()
-            .filter_map(|f| f.report.take())
+            .zip(slots)
+            .filter_map(|(f, slot)| Some((slot, f.report.take()?)))
             .collect();
         if !reports.is_empty() {
-            data.tests = formats.merge_owned(reports);
+            let merged = reruns::merge_by_run(reports, |run| formats.merge_owned(run));
+            data.tests = merged.tests;
+            data.provisional = merged.provisional;
         }
         data
     }
@@ -316,6 +366,7 @@ impl IterState {
             if let Some(s) = &f.stat {
                 mtimes.push(s.mtime());
             }
+            let slot = self.slot(f);
             let report = f.report.as_ref();
             if let Some(r) = report {
                 warnings.extend(r.warnings.iter().map(|w| format!("{name}: {w}")));
@@ -324,7 +375,7 @@ impl IterState {
                     expected_total = Some(expected_total.map_or(n, |e| e.max(n)));
                 }
                 running |= f.shape == Some(Shape::Lines) && !r.complete;
-                reports.push(r);
+                reports.push((slot, r));
             }
             files.push(FileStatus {
                 name: sanitize::line(&rel.to_string_lossy()),
@@ -334,12 +385,13 @@ impl IterState {
                 pending,
                 error: f.problem.as_ref().map(|p| sanitize::line(&p.text)),
                 bytes: f.stat.map_or(0, |s| s.len),
+                rerun: slot.is_rerun(),
             });
         }
-        let tests = match reports.len() {
-            0 => Vec::new(),
-            _ if !merge => Vec::new(),
-            _ => formats.merge(&reports),
+        let merged = match reports.len() {
+            0 => reruns::Combined::default(),
+            _ if !merge => reruns::Combined::default(),
+            _ => reruns::merge_by_run(reports, |run| formats.merge(&run)),
         };
         let mut meta_warning = |name: &str, problem: &Option<Problem>, pending: bool| {
             if let Some(p) = problem
@@ -381,7 +433,8 @@ impl IterState {
             path: self.dir(root),
             meta,
             deploy,
-            tests,
+            tests: merged.tests,
+            provisional: merged.provisional,
             files,
             warnings,
             running,

@@ -24,8 +24,12 @@
 //!   about the iteration and its deployment;
 //! * report files: names ending in `.xml`, `.json`, `.jsonl` or `.ndjson`,
 //!   recognised by content (JUnit XML, pytest report-log, go test -json, …);
-//!   several report files of one iteration are merged by test id;
-//! * nothing else: logs (`test.log`), loopdeck's own `runs.jsonl`, hidden
+//!   several report files of one iteration are merged by test id; reports
+//!   of a rerun of the failing tests (told apart with `runs.jsonl`) override
+//!   the full run's, and the passes they bring are provisional (`reruns`);
+//! * `runs.jsonl`, loopdeck's record of its runs: only to tell which run
+//!   wrote which report;
+//! * nothing else: logs (`test.log`), hidden
 //!   files (`.x.tmp` of atomic writes) and editor backups (`x~`) are ignored.
 //!
 //! # Safety
@@ -48,6 +52,7 @@
 mod formats;
 mod iteration;
 mod layout;
+mod reruns;
 mod safe;
 mod tail;
 

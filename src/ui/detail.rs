@@ -20,7 +20,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, detail: &Detail, theme
         );
         return;
     };
-    let lines = detail_lines(test);
+    let mut lines = detail_lines(test);
+    let provisional = state.iterations.iter().any(|it| {
+        it.data.key == detail.iteration
+            && it
+                .data
+                .provisional
+                .iter()
+                .any(|&i| it.data.tests[i].id == test.id)
+    });
+    if provisional {
+        lines[0].push_str(" · provisional: passed only in a rerun; a full run (T) confirms");
+    }
     let title = format!(
         " {} · {} · line {}/{} ",
         test.id,

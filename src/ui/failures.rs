@@ -2,6 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -10,13 +11,15 @@ use unicode_width::UnicodeWidthStr;
 use super::format::left_truncate;
 use super::pane_block;
 use super::theme::Theme;
-use crate::app::{FailureRow, Focus, State};
+use crate::app::{FailureRow, Focus, PROVISIONAL_KEY, State};
+use crate::model::TestCase;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let focused = state.focus == Focus::Failures;
     let it = state.current();
-    let (failing, groups) = it.map_or((0, 0), |it| {
-        (it.summary.totals.failing(), it.summary.groups.len())
+    let (failing, groups, provisional) = it.map_or((0, 0, 0), |it| {
+        let s = &it.summary;
+        (s.totals.failing(), s.groups.len(), s.totals.provisional)
     });
     let mut title = vec![Span::styled(
         format!(
@@ -25,6 +28,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         ),
         theme.title(),
     )];
+    if provisional > 0 {
+        title.push(Span::styled(
+            format!("· {provisional} provisional "),
+            theme.warn(),
+        ));
+    }
     if !state.filter.is_empty() {
         title.push(Span::styled(
             format!("· filter: {} (c clears) ", state.filter),
@@ -58,28 +67,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         let mut line = match *row {
             FailureRow::Group { group, shown } => {
                 let g = &it.summary.groups[group];
-                let open = state.group_expanded(&g.signature, g.tests.len());
-                let arrow = match (open, theme.ascii) {
-                    (true, false) => "▾",
-                    (false, false) => "▸",
-                    (true, true) => "-",
-                    (false, true) => "+",
-                };
-                let count = if shown == g.tests.len() {
-                    format!("{shown}")
-                } else {
-                    format!("{shown}/{}", g.tests.len())
-                };
                 let message = if g.message.is_empty() {
                     "(no message)"
                 } else {
                     g.message.as_str()
                 };
-                Line::from(vec![
-                    Span::raw(format!("{arrow} ")),
-                    Span::styled(format!("{count:>3}  "), theme.fail()),
-                    Span::styled(message.to_string(), theme.title()),
-                ])
+                let open = state.group_expanded(&g.signature, g.tests.len());
+                let count = count(shown, g.tests.len());
+                group_line(open, count, message, theme.fail(), theme)
             }
             FailureRow::Test { test, .. } => {
                 let t = &it.data.tests[test];
@@ -95,18 +90,19 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                     Some(_) => tags.push(Span::styled(" new  ", theme.fail())),
                     None => {}
                 }
-                let tags_w: usize = tags.iter().map(Span::width).sum();
-                let id_w = width.saturating_sub(6 + tags_w);
-                let id = left_truncate(short_id(&t.id, &t.module), id_w);
-                let pad = id_w.saturating_sub(UnicodeWidthStr::width(id.as_str()));
-                let mut spans = vec![
-                    Span::raw("    "),
-                    Span::styled(format!("{} ", theme.fail_mark()), theme.fail()),
-                    Span::raw(id),
-                    Span::raw(" ".repeat(pad)),
-                ];
-                spans.extend(tags);
-                Line::from(spans)
+                let mark = Span::styled(format!("{} ", theme.fail_mark()), theme.fail());
+                test_line(mark, t, tags, width)
+            }
+            FailureRow::Provisional { shown } => {
+                let all = it.data.provisional.len();
+                let open = state.group_expanded(PROVISIONAL_KEY, all);
+                let what = "provisional: passed only in a rerun · T runs all to confirm";
+                group_line(open, count(shown, all), what, theme.warn(), theme)
+            }
+            FailureRow::ProvisionalTest { test } => {
+                let mark = Span::styled(format!("{} ", theme.provisional_mark()), theme.warn());
+                let tags = vec![Span::styled(" rerun", theme.warn())];
+                test_line(mark, &it.data.tests[test], tags, width)
             }
         };
         if focused && row_i == state.failures_cursor {
@@ -134,6 +130,46 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `3`, or `2/3` when a filter hides some.
+fn count(shown: usize, all: usize) -> String {
+    if shown == all {
+        shown.to_string()
+    } else {
+        format!("{shown}/{all}")
+    }
+}
+
+/// A group's line: open/closed arrow, count, what the group is.
+fn group_line<'a>(open: bool, count: String, what: &str, style: Style, theme: &Theme) -> Line<'a> {
+    let arrow = match (open, theme.ascii) {
+        (true, false) => "▾",
+        (false, false) => "▸",
+        (true, true) => "-",
+        (false, true) => "+",
+    };
+    Line::from(vec![
+        Span::raw(format!("{arrow} ")),
+        Span::styled(format!("{count:>3}  "), style),
+        Span::styled(what.to_string(), theme.title()),
+    ])
+}
+
+/// A test's line: indent, mark, id (cut on the left), right-aligned tags.
+fn test_line<'a>(mark: Span<'a>, t: &TestCase, tags: Vec<Span<'a>>, width: usize) -> Line<'a> {
+    let tags_w: usize = tags.iter().map(Span::width).sum();
+    let id_w = width.saturating_sub(6 + tags_w);
+    let id = left_truncate(short_id(&t.id, &t.module), id_w);
+    let pad = id_w.saturating_sub(UnicodeWidthStr::width(id.as_str()));
+    let mut spans = vec![
+        Span::raw("    "),
+        mark,
+        Span::raw(id),
+        Span::raw(" ".repeat(pad)),
+    ];
+    spans.extend(tags);
+    Line::from(spans)
 }
 
 /// The test id without the module's folders: the module is the group's

@@ -41,7 +41,11 @@ fn fit<'a>(mut parts: Parts<'a>, width: usize) -> Line<'a> {
 
 fn loop_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
     let goal = state.goal_total();
-    let passed = state.latest().map_or(0, |it| it.summary.totals.passed);
+    // Progress counts confirmed passes only: what a rerun of the failing
+    // tests alone made pass is shown next to it, as provisional.
+    let totals = state.latest().map(|it| it.summary.totals);
+    let passed = totals.map_or(0, |t| t.verified());
+    let provisional = totals.map_or(0, |t| t.provisional);
     let mut parts: Parts = vec![
         (0, vec![Span::styled(" loopdeck", theme.accent())]),
         (
@@ -52,6 +56,17 @@ fn loop_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
             ],
         ),
         (0, vec![Span::raw(format!(" · {passed}/{goal} verified "))]),
+    ];
+    if provisional > 0 {
+        parts.push((
+            1,
+            vec![Span::styled(
+                format!("(+{provisional} provisional) "),
+                theme.warn(),
+            )],
+        ));
+    }
+    parts.extend([
         (
             2,
             vec![Span::styled(
@@ -60,7 +75,7 @@ fn loop_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
             )],
         ),
         (0, vec![Span::raw(format!(" {}%", percent(passed, goal)))]),
-    ];
+    ]);
     if goal > passed {
         parts.push((4, vec![Span::raw(format!(" · {} to go", goal - passed))]));
     }
@@ -137,8 +152,23 @@ fn iteration_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
             ));
         }
     } else {
+        let provisional = if t.provisional > 0 {
+            format!(", {} provisional", t.provisional)
+        } else {
+            String::new()
+        };
         let status = if t.tests == 0 {
             Span::styled(" · no tests yet", theme.dim())
+        } else if t.failing() == 0 && t.provisional > 0 {
+            Span::styled(
+                format!(
+                    " · {} {}/{} passed{provisional}",
+                    theme.provisional_mark(),
+                    t.passed,
+                    t.tests
+                ),
+                theme.warn(),
+            )
         } else if t.failing() == 0 {
             Span::styled(
                 format!(" · {} {}/{} passed", theme.pass_mark(), t.passed, t.tests),
@@ -147,7 +177,7 @@ fn iteration_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
         } else {
             Span::styled(
                 format!(
-                    " · {} {} failing · {}/{} passed",
+                    " · {} {} failing · {}/{} passed{provisional}",
                     theme.fail_mark(),
                     t.failing(),
                     t.passed,

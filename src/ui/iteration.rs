@@ -48,6 +48,16 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         when.push("finished".to_string());
     }
     lines.push(Line::raw(when.join(" · ")));
+    let provisional = it.summary.totals.provisional;
+    if provisional > 0 {
+        lines.push(Line::styled(
+            format!(
+                "{} {provisional} provisional: passed only in a rerun; T runs all to confirm",
+                theme.provisional_mark()
+            ),
+            theme.warn(),
+        ));
+    }
     if let Some(meta) = &it.data.meta {
         for (label, value) in [
             ("issue", &meta.issue),
@@ -76,8 +86,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             None => String::new(),
         };
         let format = f.format.as_deref().unwrap_or("not a report");
+        let run = if f.rerun { " · rerun" } else { "" };
         lines.push(Line::styled(
-            format!("file {} ({format}, {} tests){status}", f.name, f.tests),
+            format!("file {} ({format}, {} tests){run}{status}", f.name, f.tests),
             theme.dim(),
         ));
     }

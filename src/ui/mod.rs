@@ -126,7 +126,10 @@ fn tab_badge(state: &State, focus: Focus, warnings: &[String]) -> String {
         return String::new();
     };
     match focus {
-        Focus::Failures => format!(" {}", it.summary.totals.failing()),
+        Focus::Failures => match it.summary.totals.provisional {
+            0 => format!(" {}", it.summary.totals.failing()),
+            p => format!(" {} ~{p}", it.summary.totals.failing()),
+        },
         Focus::Modules => format!(
             " {}/{}",
             it.summary.green_modules(),

@@ -1,4 +1,5 @@
-//! Modules table: failing first, passed/total per module.
+//! Modules table: failing first, passed/total per module; a module green
+//! only thanks to a rerun of the failing tests is marked `~` and says so.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -24,7 +25,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     };
     let s = &it.summary;
     let (green, all) = (s.green_modules(), s.modules.len());
-    let title = if state.filter.is_empty() {
+    let provisional = s.provisional_modules();
+    let title = if state.filter.is_empty() && provisional > 0 {
+        format!(" Modules {green}/{all} passing, {provisional} provisional ")
+    } else if state.filter.is_empty() {
         format!(" Modules {green}/{all} passing ")
     } else {
         // Shorter when filtered, so the filter itself fits in the title.
@@ -52,22 +56,24 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         .take(height)
     {
         let module = &s.modules[m];
-        let (mark, style) = if module.is_green() {
-            (theme.pass_mark(), theme.pass())
-        } else {
+        let (mark, style) = if !module.is_green() {
             (theme.fail_mark(), theme.fail())
+        } else if module.provisional > 0 {
+            (theme.provisional_mark(), theme.warn())
+        } else {
+            (theme.pass_mark(), theme.pass())
         };
         let counts = format!(" {}/{}", module.passed, module.total());
         let name_full = unicode_width::UnicodeWidthStr::width(module.name.as_str());
-        // The skip count is the first thing to go when the name would be cut.
-        let extra = if module.skipped > 0
-            && name_full + 2 + counts.len() + 1 + format!(" ({} skip)", module.skipped).len()
-                <= width
-        {
-            format!(" ({} skip)", module.skipped)
-        } else {
-            String::new()
-        };
+        // The extra counts are the first thing to go when the name would be
+        // cut (the `~` mark stays and the failures pane lists the tests).
+        let mut extra = String::new();
+        for (n, what) in [(module.provisional, "prov."), (module.skipped, "skip")] {
+            let more = format!(" ({n} {what})");
+            if n > 0 && name_full + 2 + counts.len() + 1 + extra.len() + more.len() <= width {
+                extra.push_str(&more);
+            }
+        }
         let name_w = width.saturating_sub(2 + counts.len() + extra.len() + 1);
         let name = left_truncate(&module.name, name_w);
         let pad = name_w.saturating_sub(unicode_width::UnicodeWidthStr::width(name.as_str()));

@@ -94,4 +94,8 @@ impl Theme {
     pub fn fail_mark(&self) -> &'static str {
         if self.ascii { "X" } else { "✘" }
     }
+    /// A pass only a rerun of the failing tests vouches for.
+    pub fn provisional_mark(&self) -> &'static str {
+        "~"
+    }
 }

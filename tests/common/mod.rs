@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod pty;
+pub mod rerun;
 
 use loopdeck::model::{DeployState, Deployment, Failure, IterationMeta, Outcome, TestCase};
 use loopdeck::results::IterationData;
