@@ -26,7 +26,7 @@ fn split(doc: &str) -> Option<(Report, u64)> {
     );
     let (_tmp, file) = write(doc);
     let head = &doc.as_bytes()[..SNIFF_LEN.min(doc.len())];
-    parse_split(&file, head, doc.len() as u64, CAP)
+    parse_split(&file, head, doc.len() as u64, CAP, &|_| {})
 }
 
 /// Where the split cuts `doc`: the first `<testcase` at or after the middle.
@@ -180,7 +180,7 @@ fn binary_in_either_half_declines() {
             let file = File::open(f.path()).unwrap();
             (f, file)
         };
-        let got = parse_split(&file, &bytes[..SNIFF_LEN], bytes.len() as u64, CAP);
+        let got = parse_split(&file, &bytes[..SNIFF_LEN], bytes.len() as u64, CAP, &|_| {});
         assert!(got.is_none(), "NUL at {i}");
     }
 }
@@ -190,5 +190,30 @@ fn small_documents_are_not_split() {
     let doc = ingest::generate_junit(100, 0.02, 3);
     let (_tmp, file) = write(&doc);
     let head = &doc.as_bytes()[..SNIFF_LEN.min(doc.len())];
-    assert!(parse_split(&file, head, doc.len() as u64, CAP).is_none());
+    assert!(parse_split(&file, head, doc.len() as u64, CAP, &|_| {}).is_none());
+}
+
+#[test]
+fn each_half_is_handed_to_the_caller_once() {
+    let doc = ingest::generate_junit(30_000, 0.02, 30);
+    let (_tmp, file) = write(&doc);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let (report, _) = parse_split(
+        &file,
+        &doc.as_bytes()[..SNIFF_LEN],
+        doc.len() as u64,
+        CAP,
+        &|tests| {
+            seen.lock().unwrap().push(tests.len());
+            for t in tests {
+                t.id.insert_str(0, "seen:");
+            }
+        },
+    )
+    .unwrap();
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0] > 10_000, "halves, not a sliver: {seen:?}");
+    assert!(report.tests.iter().all(|t| t.id.starts_with("seen:")));
 }

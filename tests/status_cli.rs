@@ -222,3 +222,33 @@ fn a_rerun_green_is_reported_as_provisional() {
     assert!(out.contains("ok~  tests/test_chat.py"), "{out}");
     assert!(out.contains("goal 2/5"), "{out}");
 }
+
+#[test]
+fn a_big_report_read_in_two_halves_gives_the_one_pass_picture() {
+    // Over loopdeck::ingest::SPLIT_FROM: the process parses it on two
+    // threads; the totals and failures must be what one pass reads.
+    let doc = loopdeck::ingest::generate_junit(30_000, 0.02, 30);
+    assert!(doc.len() as u64 >= loopdeck::ingest::SPLIT_FROM);
+    let whole = loopdeck::ingest::parse(doc.as_bytes()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junit.xml"), &doc).unwrap();
+    let (code, out, err) = status(&[dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "stderr: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["totals"]["tests"], whole.tests.len());
+    let failing: Vec<&str> = whole
+        .tests
+        .iter()
+        .filter(|t| t.outcome.is_failing())
+        .map(|t| t.id.as_str())
+        .collect();
+    assert!(!failing.is_empty());
+    let ids: Vec<&str> = v["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, failing);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+}

@@ -170,6 +170,11 @@ pub(crate) struct Walk {
 }
 
 impl Walk {
+    /// The tests read so far.
+    pub(crate) fn tests_mut(&mut self) -> &mut [TestCase] {
+        &mut self.p.tests
+    }
+
     fn check_closed(&self) -> Result<(), Fail> {
         if !self.seen_root {
             return Err(IngestError::Truncated("no root element yet".into()).into());

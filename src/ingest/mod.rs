@@ -23,7 +23,7 @@ use crate::model::Report;
 
 pub use lines::LineReader;
 pub use merge::{merge, merge_owned};
-pub use split::{SPLIT_FROM, parse_split};
+pub use split::{EachPart, SPLIT_FROM, parse_split};
 pub use synthetic::generate_junit;
 pub use text::strip_ansi;
 

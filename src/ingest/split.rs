@@ -26,7 +26,7 @@ use quick_xml::events::Event;
 
 use super::input::Checked;
 use super::junit;
-use crate::model::Report;
+use crate::model::{Report, TestCase};
 
 /// Documents smaller than this are read in one pass (a thread and the
 /// probing reads cost more than they save).
@@ -34,17 +34,29 @@ pub const SPLIT_FROM: u64 = 4 * 1024 * 1024;
 /// How far from the middle a `<testcase` start tag is looked for.
 const PROBE: u64 = 256 * 1024;
 /// How far back from the cut the suite's start tag is looked for before
-/// guessing the document's first suite.
+/// guessing the document's first suite, and in steps of how many bytes.
 const BACK: u64 = 1024 * 1024;
+const STEP: u64 = 64 * 1024;
 /// The longest start tag (with its attributes) taken as context.
 const MAX_TAG: u64 = 64 * 1024;
 
+/// Work done on the tests of each half, on the thread that parsed it
+/// (the results layer sanitises them there).
+pub type EachPart<'a> = dyn Fn(&mut [TestCase]) + Sync + 'a;
+
 /// Parses the JUnit document in `file` (`len` bytes, of which `head` are
-/// its first) in two halves on two threads. Returns the report and the
-/// bytes read, or `None` when the document is small, not JUnit, cannot be
-/// cut, or its halves do not fit together: the caller reads it in one pass
-/// (which also gives the precise error of a broken document).
-pub fn parse_split(file: &File, head: &[u8], len: u64, cap: u64) -> Option<(Report, u64)> {
+/// its first) in two halves on two threads, applying `each` to the tests
+/// of each half. Returns the report and the bytes read, or `None` when the
+/// document is small, not JUnit, cannot be cut, or its halves do not fit
+/// together: the caller reads it in one pass (which also gives the
+/// precise error of a broken document).
+pub fn parse_split(
+    file: &File,
+    head: &[u8],
+    len: u64,
+    cap: u64,
+    each: &EachPart<'_>,
+) -> Option<(Report, u64)> {
     if len < SPLIT_FROM || len > cap {
         return None;
     }
@@ -73,7 +85,9 @@ pub fn parse_split(file: &File, head: &[u8], len: u64, cap: u64) -> Option<(Repo
                 let binary = input.is_binary();
                 drop(input);
                 let read = source.into_inner().1.pos - cut;
-                walk.filter(|_| !binary).map(|w| (w, read))
+                let mut walk = walk.filter(|_| !binary)?;
+                each(walk.tests_mut());
+                Some((walk, read))
             })
             .ok()?;
         let mut source = Range::new(file, base, cut);
@@ -83,7 +97,8 @@ pub fn parse_split(file: &File, head: &[u8], len: u64, cap: u64) -> Option<(Repo
             walk.filter(|_| !input.is_binary())
         };
         let (second, read) = second.join().ok()??;
-        let first = first?;
+        let mut first = first?;
+        each(first.tests_mut());
         let total = cut + read;
         if total > cap || source.pos != cut {
             return None;
@@ -138,18 +153,38 @@ fn find_cut(file: &File, len: u64) -> Option<u64> {
 /// The `<testsuite` start tag most likely open at `cut`: the last one in
 /// the megabyte before it, else the first one after the root's start tag.
 fn open_suite(file: &File, after_root: u64, cut: u64) -> Option<Tag> {
-    let from = cut.saturating_sub(BACK).max(after_root);
-    let window = read_window(file, from, cut - from)?;
-    let at = match tag_starts(&window, b"<testsuite").last() {
-        Some(i) => from + i as u64,
+    let at = match last_before(file, b"<testsuite", after_root, cut) {
+        Some(at) => at,
         None => {
-            let window = read_window(file, after_root, BACK.min(cut - after_root))?;
+            let window = read_window(file, after_root, STEP.min(cut - after_root))?;
             after_root + tag_starts(&window, b"<testsuite").next()? as u64
         }
     };
     let tag = read_window(file, at, MAX_TAG.min(cut - at))?;
     let t = root_tag(&tag)?;
     (t.at == 0 && t.name == b"testsuite").then_some(Tag { at, ..t })
+}
+
+/// The last start tag `needle` in `from..to`, looked for backwards from
+/// `to` in steps of [`STEP`] bytes, at most [`BACK`] bytes back.
+fn last_before(file: &File, needle: &[u8], from: u64, to: u64) -> Option<u64> {
+    let floor = to.saturating_sub(BACK).max(from);
+    // One buffer; steps overlap by a needle's length (and the byte after
+    // it) so that no tag is missed at a step's edge.
+    let overlap = needle.len() as u64 + 1;
+    let mut buf = vec![0; (STEP + overlap) as usize];
+    let mut end = to;
+    while end > floor {
+        let start = end.saturating_sub(STEP).max(floor);
+        let stop = (end + overlap).min(to);
+        let window = &mut buf[..(stop - start) as usize];
+        file.read_exact_at(window, start).ok()?;
+        if let Some(i) = tag_starts(window, needle).last() {
+            return Some(start + i as u64);
+        }
+        end = start;
+    }
+    None
 }
 
 /// Offsets in `hay` of `needle` followed by what ends an element name.

@@ -217,22 +217,23 @@ const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
 
 /// Masks the numeric and id-like tokens inside one word.
 fn mask_word(word: &str, out: &mut String) {
-    let mut chars = word.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_alphanumeric() {
-            // Take the whole token of [A-Za-z0-9_.-] and decide what it is.
-            let mut token = String::from(c);
-            while let Some(&n) = chars.peek() {
-                if n.is_ascii_alphanumeric() || n == '_' || n == '-' || n == '.' {
-                    token.push(n);
-                    chars.next();
-                } else {
-                    break;
-                }
+    let b = word.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphanumeric() {
+            // The whole token of [A-Za-z0-9_.-] decides what it is.
+            let start = i;
+            i += 1;
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'-' | b'.'))
+            {
+                i += 1;
             }
-            mask_token(&token, out);
+            mask_token(&word[start..i], out);
         } else {
-            out.push(c);
+            let len = word[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&word[i..i + len]);
+            i += len;
         }
     }
 }

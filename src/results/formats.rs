@@ -44,12 +44,14 @@ pub trait Formats: Send + Sync {
 
     /// A big document parsed in parts on several threads: the report and
     /// the bytes read, or `None` to read it with [`Formats::parse_stream`].
+    /// `each` is applied to the tests of each part, on its thread.
     fn parse_split(
         &self,
         _file: &File,
         _head: &[u8],
         _len: u64,
         _cap: u64,
+        _each: &ingest::EachPart<'_>,
     ) -> Option<(Report, u64)> {
         None
     }
@@ -97,7 +99,14 @@ impl Formats for Ingest {
     fn merge_owned(&self, reports: Vec<Report>) -> Vec<TestCase> {
         ingest::merge_owned(reports)
     }
-    fn parse_split(&self, file: &File, head: &[u8], len: u64, cap: u64) -> Option<(Report, u64)> {
-        ingest::parse_split(file, head, len, cap)
+    fn parse_split(
+        &self,
+        file: &File,
+        head: &[u8],
+        len: u64,
+        cap: u64,
+        each: &ingest::EachPart<'_>,
+    ) -> Option<(Report, u64)> {
+        ingest::parse_split(file, head, len, cap, each)
     }
 }

@@ -222,9 +222,13 @@ impl ReportFile {
             self.problem = Some(too_large(stat.len, cap));
             return Ok(());
         }
-        if let Some((report, read)) = ctx.formats.parse_split(file, &head, stat.len, cap) {
+        // Each half's tests are cleaned on the thread that parsed them.
+        if let Some((report, read)) =
+            ctx.formats
+                .parse_split(file, &head, stat.len, cap, &|tests| clean_tests(tests))
+        {
             *ctx.bytes_read += read.saturating_sub(head.len() as u64);
-            self.report = Some(clean(report));
+            self.report = Some(clean_rest(report));
             self.problem = None;
             return Ok(());
         }
@@ -331,6 +335,11 @@ pub(crate) fn clean(mut report: Report) -> Report {
     } else {
         clean_tests(tests);
     }
+    clean_rest(report)
+}
+
+/// [`clean`] of a report whose tests are clean already.
+fn clean_rest(mut report: Report) -> Report {
     for e in &mut report.run_errors {
         clean_text(e);
     }
