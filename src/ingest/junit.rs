@@ -107,6 +107,8 @@ struct Parser {
     root_errors: Option<usize>,
     /// Size of the document in bytes (bounds what a declared count reserves).
     size_hint: usize,
+    /// See [`walk`].
+    prefault: bool,
     /// The last few classnames and their pytest module and id prefix (the
     /// tests of a file alternate between its classes and its functions).
     classes: Vec<ClassEntry>,
@@ -125,6 +127,10 @@ struct Parser {
     /// half of a split document against the first).
     outer_dialect: Option<Dialect>,
 }
+
+/// Test records reserved from a declared count are made resident at once
+/// from this many on (see [`super::prefault`]).
+const PREFAULT_FROM: usize = 10_000;
 
 /// How many classnames [`Parser::classes`] remembers.
 const CLASS_CACHE: usize = 4;
@@ -154,7 +160,7 @@ impl From<IngestError> for Fail {
 /// count may reserve). The caller checks the bytes are text (no NUL, valid
 /// UTF-8): see [`super::parse`] and [`super::parse_stream`].
 pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fail> {
-    let walk = walk(input, size_hint)?;
+    let walk = walk(input, size_hint, true)?;
     walk.check_closed()?;
     Ok(walk.p.finish())
 }
@@ -241,7 +247,10 @@ pub(crate) fn join_halves(
 
 /// Reads events to the end of `input` (an ill-formed document is an
 /// error; one that ends with elements open is not, yet).
-pub(crate) fn walk<R: BufRead>(input: R, size_hint: usize) -> Result<Walk, Fail> {
+/// `prefault`: make the test records reserved from a declared count
+/// resident at once (not for the second half of a split document, whose
+/// records are moved into the first half's).
+pub(crate) fn walk<R: BufRead>(input: R, size_hint: usize, prefault: bool) -> Result<Walk, Fail> {
     let mut reader = Reader::from_reader(input);
     {
         let cfg = reader.config_mut();
@@ -257,6 +266,7 @@ pub(crate) fn walk<R: BufRead>(input: R, size_hint: usize) -> Result<Walk, Fail>
         root_tests: None,
         root_errors: None,
         size_hint,
+        prefault,
         classes: Vec::new(),
         class_next: 0,
         last_module: None,
@@ -677,6 +687,9 @@ impl Parser {
         {
             // Never trust a count more than the bytes can hold.
             self.tests.reserve(n.min(self.size_hint / 32 + 16));
+            if self.prefault && self.tests.capacity() >= PREFAULT_FROM {
+                super::prefault::prefault(self.tests.spare_capacity_mut());
+            }
         }
     }
 

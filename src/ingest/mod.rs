@@ -9,6 +9,7 @@ mod junit;
 mod libtest;
 mod lines;
 mod merge;
+mod prefault;
 mod pytest;
 mod reportlog;
 mod split;

@@ -81,7 +81,7 @@ pub fn parse_split(
             .spawn_scoped(s, || {
                 let mut source = context.as_slice().chain(Range::new(file, cut, cap + 1));
                 let mut input = Checked::inline(&mut source);
-                let walk = junit::walk(&mut input, (len - cut) as usize).ok();
+                let walk = junit::walk(&mut input, (len - cut) as usize, false).ok();
                 let binary = input.is_binary();
                 drop(input);
                 let read = source.into_inner().1.pos - cut;
@@ -93,12 +93,15 @@ pub fn parse_split(
         let mut source = Range::new(file, base, cut);
         let first = {
             let mut input = Checked::inline(&mut source);
-            let walk = junit::walk(&mut input, len as usize).ok();
-            walk.filter(|_| !input.is_binary())
+            let walk = junit::walk(&mut input, len as usize, true).ok();
+            walk.filter(|_| !input.is_binary()).map(|mut w| {
+                // Here, while the other half may still be parsing.
+                each(w.tests_mut());
+                w
+            })
         };
         let (second, read) = second.join().ok()??;
-        let mut first = first?;
-        each(first.tests_mut());
+        let first = first?;
         let total = cut + read;
         if total > cap || source.pos != cut {
             return None;
