@@ -430,12 +430,14 @@ pub fn activity_text(activity: &Activity) -> String {
         }
         None => {
             if let Some(last) = activity.runs.last() {
-                let _ = writeln!(
-                    out,
-                    "last run: {} {}",
-                    last.kind.label(),
+                // No end recorded and nobody holds the lock: the loopdeck
+                // that ran it was killed (SIGKILL, power loss) mid-run.
+                let word = if last.is_running() {
+                    "interrupted (no end recorded; the loopdeck that ran it is gone)"
+                } else {
                     last.outcome_word()
-                );
+                };
+                let _ = writeln!(out, "last run: {} {word}", last.kind.label());
             }
         }
     }

@@ -252,3 +252,25 @@ fn a_big_report_read_in_two_halves_gives_the_one_pass_picture() {
     assert_eq!(ids, failing);
     assert_eq!(v["warnings"], serde_json::json!([]));
 }
+
+#[test]
+fn a_run_whose_loopdeck_died_reads_as_interrupted_not_running() {
+    // A `started` record with no `finished` one, and no lock held: the
+    // loopdeck that ran it was killed before it could record the end.
+    let dir = tempfile::tempdir().unwrap();
+    let it = dir.path().join("iter-001");
+    std::fs::create_dir_all(&it).unwrap();
+    std::fs::write(
+        it.join("runs.jsonl"),
+        r#"{"id":"test-20261124T150000Z-4242","kind":"test","command":"pytest","pid":4242,"started":"2026-11-24T15:00:00Z"}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = status(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(out.contains("last run: test run interrupted"), "{out}");
+    assert!(!out.contains("running"), "{out}");
+    let (_, json, _) = status(&[dir.path().to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["command"], serde_json::Value::Null);
+}
