@@ -133,4 +133,6 @@ pub enum DemoSim {
     Deploy { iteration: u64 },
     /// Stream a pytest report-log of the demo suite into DIR.
     Test { dir: PathBuf },
+    /// Rerun the tests listed in IDS_FILE (one id a line) into DIR/rerun.jsonl.
+    Rerun { dir: PathBuf, ids_file: PathBuf },
 }

@@ -98,6 +98,15 @@ fn main() -> ExitCode {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(_) => ExitCode::FAILURE,
                 },
+                DemoSim::Rerun { dir, ids_file } => {
+                    match demo::sim::rerun(&dir, &ids_file, speed) {
+                        Ok(_) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("loopdeck demo-sim: {e}");
+                            ExitCode::from(2)
+                        }
+                    }
+                }
                 DemoSim::Test { dir } => match demo::sim::tests(&dir, speed) {
                     Ok(true) => ExitCode::SUCCESS,
                     Ok(false) => ExitCode::from(1),
@@ -290,12 +299,16 @@ fn demo_config(project: &Path, speed: f64) -> Result<PathBuf> {
          results_dir = \"loop-results\"\ngoal = 60\nservice = \"backend\"\n\
          [test]\ncommand = {}\ntimeout = \"10m\"\n\
          [deploy]\ncommand = {}\ntimeout = \"10m\"\nrevision_pattern = 'revision (\\S+) is live'\n\
+         [rerun_failed]\ncommand = {}\ntimeout = \"10m\"\n\
          [auto]\nmax_iterations = 3\n[cancel]\ngrace = \"2s\"\n",
         toml_str(&format!(
             "{exe} demo-sim --speed {speed} test {{iteration_dir}}"
         )),
         toml_str(&format!(
             "{exe} demo-sim --speed {speed} deploy {{iteration}}"
+        )),
+        toml_str(&format!(
+            "{exe} demo-sim --speed {speed} rerun {{iteration_dir}} {{failed_ids_file}}"
         )),
     );
     let path = project.join("loopdeck.toml");
