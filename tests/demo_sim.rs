@@ -28,11 +28,14 @@ fn project() -> tempfile::TempDir {
 }
 
 fn loopdeck(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN).args(args).current_dir(dir).output().unwrap();
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
     (
         out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -56,14 +59,19 @@ fn flaky_first_run_rerun_gives_provisional_green_and_a_full_run_confirms() {
         .iter()
         .map(|f| f["id"].as_str().unwrap().to_string())
         .collect();
-    assert!(v["failures"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("TimeoutError"));
+    assert!(
+        v["failures"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TimeoutError")
+    );
 
     let (code, out) = loopdeck(dir.path(), &["test", "--failed"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("collected 2 items"), "only the failing ids run: {out}");
+    assert!(
+        out.contains("collected 2 items"),
+        "only the failing ids run: {out}"
+    );
     let v = status(dir.path());
     assert_eq!(v["totals"]["failed"], 0);
     assert_eq!(v["totals"]["passed"], 60);
@@ -77,7 +85,10 @@ fn flaky_first_run_rerun_gives_provisional_green_and_a_full_run_confirms() {
     assert_eq!(provisional, failing);
 
     let (code, out) = loopdeck(dir.path(), &["test"]);
-    assert_eq!(code, 0, "the second full run of an iteration is green: {out}");
+    assert_eq!(
+        code, 0,
+        "the second full run of an iteration is green: {out}"
+    );
     let v = status(dir.path());
     assert_eq!(v["totals"]["passed"], 60);
     assert_eq!(v["totals"]["provisional"], 0);
