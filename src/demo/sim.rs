@@ -75,7 +75,7 @@ fn suite(script: &script::Script, dir: &Path) -> Vec<script::TestRun> {
 /// A rerun of the failing tests: the ids in `ids_file` (one a line, as
 /// loopdeck writes `{failed_ids_file}`) run again and pass, streamed into
 /// `dir/rerun.jsonl`. Ids the suite does not have are reported and skipped.
-pub fn rerun(dir: &Path, ids_file: &Path, speed: f64) -> io::Result<bool> {
+pub fn rerun(dir: &Path, ids_file: &Path, speed: f64) -> io::Result<()> {
     let script = script::load()?;
     let wanted = std::fs::read_to_string(ids_file)?;
     let last = script.iterations.len() - 1;
@@ -90,7 +90,7 @@ pub fn rerun(dir: &Path, ids_file: &Path, speed: f64) -> io::Result<bool> {
     }
     stream(&script, dir, "rerun.jsonl", &runs, speed, &mut out)?;
     writeln!(out, "\n\n{} passed (rerun)", runs.len())?;
-    Ok(true)
+    Ok(())
 }
 
 /// A test run: streams a pytest report-log of the whole suite (the green

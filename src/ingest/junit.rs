@@ -196,6 +196,29 @@ impl Walk {
     }
 }
 
+/// The dialect a runner names in the root's `name` attribute.
+fn root_dialect(name: &str) -> Option<Dialect> {
+    Some(match name {
+        "pytest tests" => Dialect::Pytest,
+        "jest tests" => Dialect::Jest,
+        "vitest tests" => Dialect::Vitest,
+        "Mocha Tests" => Dialect::Mocha,
+        _ => return None,
+    })
+}
+
+/// Whether the root start tag names a dialect that needs whole suites at
+/// once (see [`join_halves`]): such a document is not worth splitting.
+pub(crate) fn needs_one_pass(root: &BytesStart<'_>) -> bool {
+    attrs(root).any(|a| {
+        a.key == b"name"
+            && matches!(
+                root_dialect(&attr_text(a.value)),
+                Some(Dialect::Jest | Dialect::Mocha)
+            )
+    })
+}
+
 /// Joins the halves of a document cut just before a `<testcase>` start
 /// tag, as [`super::split`] reads them: `first` is the document up to the
 /// cut; `second` is the open start tags at the cut (root, suite) followed by
@@ -660,12 +683,8 @@ impl Parser {
         for a in attrs(e) {
             match a.key {
                 b"name" => {
-                    self.root_dialect = match &*attr_text(a.value) {
-                        "pytest tests" => Dialect::Pytest,
-                        "jest tests" => Dialect::Jest,
-                        "vitest tests" => Dialect::Vitest,
-                        "Mocha Tests" => Dialect::Mocha,
-                        _ => self.root_dialect,
+                    if let Some(d) = root_dialect(&attr_text(a.value)) {
+                        self.root_dialect = d;
                     }
                 }
                 b"uuid" => self.root_dialect = Dialect::Nextest,

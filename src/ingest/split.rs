@@ -62,6 +62,10 @@ pub fn parse_split(
     }
     let base = (head.len() - super::skip_bom_and_space(head).len()) as u64;
     let root = root_tag(&head[base as usize..])?;
+    if root.one_pass {
+        // Known before parsing anything: the halves could not be joined.
+        return None;
+    }
     let cut = find_cut(file, len)?;
     // Offsets in the first half count from `base`.
     let root_end = root.at + root.bytes.len() as u64;
@@ -117,6 +121,8 @@ struct Tag {
     bytes: Vec<u8>,
     /// Its offset (in the file, or in the slice it was found in).
     at: u64,
+    /// It names a dialect that is read in one pass (Jest, mocha).
+    one_pass: bool,
 }
 
 /// The first start tag of `doc` (after the declaration, comments, a
@@ -132,6 +138,7 @@ fn root_tag(doc: &[u8]) -> Option<Tag> {
                     name: e.local_name().as_ref().to_vec(),
                     bytes: doc[before..end].to_vec(),
                     at: before as u64,
+                    one_pass: junit::needs_one_pass(&e),
                 });
             }
             Event::Decl(_)
