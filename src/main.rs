@@ -351,22 +351,18 @@ fn status_command(
         }
     };
     let activity = status::Activity::read(dir, it);
-    let out = if json {
-        let mut s =
-            status::with_activity(&status::json_text(&iterations, it, goal, &[]), &activity);
-        s.push('\n');
-        s
-    } else {
-        status::to_text(&title_for(dir, None), &iterations, it, goal, &[])
-            + &status::activity_text(&activity)
-    };
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
+    let stdout = std::io::stdout().lock();
+    let written = if json {
+        let out = std::io::BufWriter::with_capacity(64 * 1024, stdout);
+        status::write_json(out, &iterations, it, goal, &[], &activity)
+    } else {
+        let text = status::to_text(&title_for(dir, None), &iterations, it, goal, &[])
+            + &status::activity_text(&activity);
+        let mut stdout = stdout;
+        stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
+    };
+    if written.is_err() {
         // A closed pipe (`| head`) is not worth a panic.
         return ExitCode::from(status::EXIT_UNREADABLE as u8);
     }

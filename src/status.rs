@@ -396,21 +396,45 @@ impl Activity {
     }
 }
 
-/// Adds `command` (the running run or null), `lock` and `runs` to the JSON
-/// object `status --json` prints.
-pub fn with_activity(json: &str, activity: &Activity) -> String {
-    let extra = serde_json::json!({
-        "command": activity.running(),
-        "lock": activity.lock,
-        "runs": activity.runs,
-    })
-    .to_string();
-    // Both are JSON objects: join their members.
-    match (json.strip_suffix('}'), extra.strip_prefix('{')) {
-        (Some(head), Some(tail)) if head.len() > 1 => format!("{head},{tail}"),
-        (Some(_), Some(_)) => extra,
-        _ => json.to_string(),
+/// What `loopdeck status --json` prints: the status object with
+/// `command` (the running run or null), `lock` and `runs` added, written
+/// straight to `out` (a 100k-test report gives a megabyte of JSON: no
+/// intermediate copies of it).
+pub fn write_json<W: std::io::Write>(
+    out: W,
+    iterations: &[IterationData],
+    it: Option<&IterationData>,
+    goal: Option<usize>,
+    dir_warnings: &[String],
+    activity: &Activity,
+) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct Printed<'a, T> {
+        #[serde(flatten)]
+        status: T,
+        command: Option<&'a crate::model::RunRecord>,
+        lock: &'a Option<crate::lock::LockInfo>,
+        runs: &'a [crate::model::RunRecord],
     }
+    fn printed<T>(status: T, activity: &Activity) -> Printed<'_, T> {
+        Printed {
+            status,
+            command: activity.running(),
+            lock: &activity.lock,
+            runs: &activity.runs,
+        }
+    }
+    let mut out = out;
+    match it {
+        Some(it) => {
+            let summary = summary(it);
+            let status = status_out(iterations, it, &summary, goal, dir_warnings);
+            serde_json::to_writer(&mut out, &printed(status, activity))?;
+        }
+        None => serde_json::to_writer(&mut out, &printed(empty_json(dir_warnings), activity))?,
+    }
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// The same in words, for the text output.

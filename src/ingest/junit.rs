@@ -518,7 +518,7 @@ fn push_reference(name: &[u8], out: &mut Vec<u8>) {
 
 /// Text read by [`read_text`] as a string.
 fn into_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(s) => s.to_string(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
@@ -608,7 +608,7 @@ impl<'a> Iterator for AttrScan<'a> {
 
 /// Attribute value as text: borrowed from the tag when it has no escapes.
 fn attr_text(value: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(value) {
+    match simdutf8::basic::from_utf8(value) {
         Ok(s) => super::text::unescape(s),
         Err(_) => Cow::Owned(String::from_utf8_lossy(value).into_owned()),
     }
