@@ -31,9 +31,15 @@ fn bench(c: &mut Criterion) {
     let f = std::fs::File::open(file.path()).unwrap();
     g.bench_function("junit_100k_split_from_file", |b| {
         b.iter(|| {
-            let (r, _) =
-                ingest::parse_split(&f, &bytes[..4096], bytes.len() as u64, 1 << 30, &|_| {})
-                    .expect("the generated report splits");
+            let (r, _) = ingest::parse_split(
+                &f,
+                &bytes[..4096],
+                bytes.len() as u64,
+                1 << 30,
+                ingest::Keep::All,
+                &|_| {},
+            )
+            .expect("the generated report splits");
             assert_eq!(r.tests.len(), 100_000);
             r
         })

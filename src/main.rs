@@ -322,7 +322,13 @@ fn status_command(
     iteration: Option<&str>,
     goal: Option<usize>,
 ) -> ExitCode {
-    let mut store = match Store::open(dir) {
+    // `status` prints no tracebacks nor captured output: the parsers leave
+    // them out (megabytes of a 100k-test report) and keep what the counts,
+    // modules and failure groups are made of.
+    let formats = loopdeck::results::Ingest {
+        keep: loopdeck::ingest::Keep::Summary,
+    };
+    let mut store = match Store::open_with(dir, std::sync::Arc::new(formats)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -360,7 +366,9 @@ fn status_command(
         let text = status::to_text(&title_for(dir, None), &iterations, it, goal, &[])
             + &status::activity_text(&activity);
         let mut stdout = stdout;
-        stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
     };
     if written.is_err() {
         // A closed pipe (`| head`) is not worth a panic.

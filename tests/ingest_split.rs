@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write as _;
 
-use loopdeck::ingest::{self, SNIFF_LEN, SPLIT_FROM, parse_split};
+use loopdeck::ingest::{self, Keep, SNIFF_LEN, SPLIT_FROM, parse_split};
 use loopdeck::model::Report;
 
 const CAP: u64 = 1 << 30;
@@ -26,7 +26,7 @@ fn split(doc: &str) -> Option<(Report, u64)> {
     );
     let (_tmp, file) = write(doc);
     let head = &doc.as_bytes()[..SNIFF_LEN.min(doc.len())];
-    parse_split(&file, head, doc.len() as u64, CAP, &|_| {})
+    parse_split(&file, head, doc.len() as u64, CAP, Keep::All, &|_| {})
 }
 
 /// Where the split cuts `doc`: the first `<testcase` at or after the middle.
@@ -180,7 +180,14 @@ fn binary_in_either_half_declines() {
             let file = File::open(f.path()).unwrap();
             (f, file)
         };
-        let got = parse_split(&file, &bytes[..SNIFF_LEN], bytes.len() as u64, CAP, &|_| {});
+        let got = parse_split(
+            &file,
+            &bytes[..SNIFF_LEN],
+            bytes.len() as u64,
+            CAP,
+            Keep::All,
+            &|_| {},
+        );
         assert!(got.is_none(), "NUL at {i}");
     }
 }
@@ -190,7 +197,7 @@ fn small_documents_are_not_split() {
     let doc = ingest::generate_junit(100, 0.02, 3);
     let (_tmp, file) = write(&doc);
     let head = &doc.as_bytes()[..SNIFF_LEN.min(doc.len())];
-    assert!(parse_split(&file, head, doc.len() as u64, CAP, &|_| {}).is_none());
+    assert!(parse_split(&file, head, doc.len() as u64, CAP, Keep::All, &|_| {}).is_none());
 }
 
 #[test]
@@ -203,6 +210,7 @@ fn each_half_is_handed_to_the_caller_once() {
         &doc.as_bytes()[..SNIFF_LEN],
         doc.len() as u64,
         CAP,
+        Keep::All,
         &|tests| {
             seen.lock().unwrap().push(tests.len());
             for t in tests {

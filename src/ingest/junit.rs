@@ -30,7 +30,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::QName;
 
 use super::text::{decode_entity, first_line, message_line, pytest_unmangle, strip_ansi};
-use super::{IngestError, go, pytest};
+use super::{IngestError, Keep, go, pytest};
 use crate::model::{Failure, Outcome, Report, TestCase};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,9 @@ struct Case {
     /// buffers): made a string only if the test turns out to fail.
     stdout: Option<Vec<u8>>,
     stderr: Option<Vec<u8>>,
+    /// Text of the first `<failure>` / `<error>` (same kind of buffer):
+    /// the message may come from it, and the detail is made of it.
+    body: Option<Vec<u8>>,
     has_children: bool,
 }
 
@@ -88,6 +91,7 @@ impl Default for Case {
             failure: None,
             stdout: None,
             stderr: None,
+            body: None,
             has_children: false,
         }
     }
@@ -109,6 +113,7 @@ struct Parser {
     size_hint: usize,
     /// See [`walk`].
     prefault: bool,
+    keep: Keep,
     /// The last few classnames and their pytest module and id prefix (the
     /// tests of a file alternate between its classes and its functions).
     classes: Vec<ClassEntry>,
@@ -159,8 +164,8 @@ impl From<IngestError> for Fail {
 /// document's size in bytes, when known (it bounds how much a declared test
 /// count may reserve). The caller checks the bytes are text (no NUL, valid
 /// UTF-8): see [`super::parse`] and [`super::parse_stream`].
-pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize) -> Result<Report, Fail> {
-    let walk = walk(input, size_hint, true)?;
+pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize, keep: Keep) -> Result<Report, Fail> {
+    let walk = walk(input, size_hint, true, keep)?;
     walk.check_closed()?;
     Ok(walk.p.finish())
 }
@@ -273,7 +278,12 @@ pub(crate) fn join_halves(
 /// `prefault`: make the test records reserved from a declared count
 /// resident at once (not for the second half of a split document, whose
 /// records are moved into the first half's).
-pub(crate) fn walk<R: BufRead>(input: R, size_hint: usize, prefault: bool) -> Result<Walk, Fail> {
+pub(crate) fn walk<R: BufRead>(
+    input: R,
+    size_hint: usize,
+    prefault: bool,
+    keep: Keep,
+) -> Result<Walk, Fail> {
     let mut reader = Reader::from_reader(input);
     {
         let cfg = reader.config_mut();
@@ -290,6 +300,7 @@ pub(crate) fn walk<R: BufRead>(input: R, size_hint: usize, prefault: bool) -> Re
         root_errors: None,
         size_hint,
         prefault,
+        keep,
         classes: Vec::new(),
         class_next: 0,
         last_module: None,
@@ -517,10 +528,10 @@ fn push_reference(name: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Text read by [`read_text`] as a string.
-fn into_text(bytes: &[u8]) -> String {
+fn text_of(bytes: &[u8]) -> Cow<'_, str> {
     match simdutf8::basic::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -766,6 +777,9 @@ impl Parser {
         if let Some(b) = c.stderr.take() {
             self.spare.push(b);
         }
+        if let Some(b) = c.body.take() {
+            self.spare.push(b);
+        }
         for a in attrs(e) {
             match a.key {
                 b"classname" => set_attr(&mut c.classname, a.value),
@@ -819,22 +833,18 @@ impl Parser {
                         _ => {}
                     }
                 }
-                let body = match content {
-                    Some((reader, aux)) => {
-                        let mut text = self.spare.pop().unwrap_or_default();
-                        text.clear();
-                        read_text(reader, e.name(), aux, &mut text)?;
-                        let body = into_text(&text);
-                        self.spare.push(text);
-                        body
-                    }
-                    None => String::new(),
-                };
+                if let Some((reader, aux)) = content {
+                    let mut text = self.spare.pop().unwrap_or_default();
+                    text.clear();
+                    read_text(reader, e.name(), aux, &mut text)?;
+                    c.body = Some(text);
+                }
                 c.outcome = outcome;
+                // The detail is made of the body when the test closes.
                 c.failure = Some(Box::new(Failure {
                     message: message.into_owned(),
                     kind,
-                    detail: trim_block(body),
+                    detail: String::new(),
                     stdout: String::new(),
                     stderr: String::new(),
                 }));
@@ -843,6 +853,11 @@ impl Parser {
                 if c.failure.is_none() {
                     c.outcome = Outcome::Skipped;
                 }
+                if let Some((reader, aux)) = content {
+                    skip(reader, e.name(), aux)?;
+                }
+            }
+            b"system-out" | b"system-err" if self.keep == Keep::Summary => {
                 if let Some((reader, aux)) = content {
                     skip(reader, e.name(), aux)?;
                 }
@@ -915,17 +930,20 @@ impl Parser {
         let c = &mut self.case;
         let mut failure = c.failure.take();
         if let Some(f) = failure.as_deref_mut() {
-            f.message = failure_message(dialect, f);
-            if dialect == Dialect::Pytest
-                && let Cow::Owned(d) = pytest_unmangle(&f.detail)
-            {
-                f.detail = d;
+            let body = c.body.as_deref().map_or(Cow::Borrowed(""), text_of);
+            let body = trim_block(&body);
+            f.message = failure_message(dialect, &f.message, body);
+            if self.keep == Keep::All || crate::model::cause_in_detail(&f.message) {
+                f.detail = match dialect {
+                    Dialect::Pytest => pytest_unmangle(body).into_owned(),
+                    _ => body.to_string(),
+                };
             }
             if let Some(raw) = &c.stdout {
-                f.stdout = trim_block(into_text(raw));
+                f.stdout = trim_block(&text_of(raw)).to_string();
             }
             if let Some(raw) = &c.stderr {
-                f.stderr = trim_block(into_text(raw));
+                f.stderr = trim_block(&text_of(raw)).to_string();
             }
         }
         if dialect == Dialect::Jest
@@ -1126,22 +1144,17 @@ fn looks_like_js_file(s: &str) -> bool {
 }
 
 /// Leading blank lines and trailing whitespace (element indentation) go.
-fn trim_block(s: String) -> String {
+fn trim_block(s: &str) -> &str {
     let start = s.len() - s.trim_start_matches(['\n', '\r']).len();
     let end = s.trim_end().len();
-    if start == 0 && end == s.len() {
-        return s;
-    }
     if start >= end {
-        return String::new();
+        return "";
     }
-    s[start..end].to_string()
+    &s[start..end]
 }
 
 /// The console's first line of a failure from a JUnit failure element.
-fn failure_message(dialect: Dialect, f: &Failure) -> String {
-    let attr = f.message.as_str();
-    let body = f.detail.as_str();
+fn failure_message(dialect: Dialect, attr: &str, body: &str) -> String {
     let line = match dialect {
         Dialect::Go => return go::first_output_line(body),
         Dialect::Pytest => {

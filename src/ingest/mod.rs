@@ -25,6 +25,20 @@ use crate::model::Report;
 pub use lines::LineReader;
 pub use merge::{merge, merge_owned};
 pub use split::{EachPart, SPLIT_FROM, parse_split};
+
+/// How much of each failure a parse keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Keep {
+    /// Everything: message, traceback, captured output (the UI shows them).
+    #[default]
+    All,
+    /// What the counts, modules and failure groups are made of: JUnit
+    /// failures keep their message, and their traceback only where the
+    /// cause of the failure is read from it ([`crate::model::cause_in_detail`]);
+    /// captured output is skipped unread. For `loopdeck status`, which
+    /// prints no tracebacks: a 100k-test report's are megabytes.
+    Summary,
+}
 pub use synthetic::generate_junit;
 pub use text::strip_ansi;
 
@@ -87,7 +101,7 @@ pub fn parse(bytes: &[u8]) -> Result<Report, IngestError> {
                 return Err(IngestError::Binary);
             }
             std::str::from_utf8(body).map_err(|_| IngestError::Binary)?;
-            junit::parse(body, body.len()).map_err(|f| match f {
+            junit::parse(body, body.len(), Keep::All).map_err(|f| match f {
                 junit::Fail::Ingest(e) => e,
                 junit::Fail::Xml(e, pos) => {
                     let tail = body.get(pos as usize..).unwrap_or_default();
@@ -129,6 +143,16 @@ pub fn parse_stream(
     rest: &mut (dyn Read + Send),
     size: usize,
 ) -> io::Result<Result<Report, IngestError>> {
+    parse_stream_keeping(head, rest, size, Keep::All)
+}
+
+/// [`parse_stream`], keeping what `keep` says of each failure.
+pub fn parse_stream_keeping(
+    head: &[u8],
+    rest: &mut (dyn Read + Send),
+    size: usize,
+    keep: Keep,
+) -> io::Result<Result<Report, IngestError>> {
     let body = skip_bom_and_space(head);
     if body.is_empty() || body[0] != b'<' || is_utf16(head) {
         let mut all = Vec::with_capacity(size.max(head.len()) + 1);
@@ -144,7 +168,7 @@ pub fn parse_stream(
         } else {
             input::Checked::inline(&mut source)
         };
-        let parsed = junit::parse(&mut input, size);
+        let parsed = junit::parse(&mut input, size, keep);
         if parsed.is_err() {
             // The whole file decides: binary anywhere wins over any other
             // error, and a `>` after the error position tells broken from

@@ -25,7 +25,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::input::Checked;
-use super::junit;
+use super::{Keep, junit};
 use crate::model::{Report, TestCase};
 
 /// Documents smaller than this are read in one pass (a thread and the
@@ -45,7 +45,8 @@ const MAX_TAG: u64 = 64 * 1024;
 pub type EachPart<'a> = dyn Fn(&mut [TestCase]) + Sync + 'a;
 
 /// Parses the JUnit document in `file` (`len` bytes, of which `head` are
-/// its first) in two halves on two threads, applying `each` to the tests
+/// its first; keeping what `keep` says of each failure) in two halves on
+/// two threads, applying `each` to the tests
 /// of each half. Returns the report and the bytes read, or `None` when the
 /// document is small, not JUnit, cannot be cut, or its halves do not fit
 /// together: the caller reads it in one pass (which also gives the
@@ -55,6 +56,7 @@ pub fn parse_split(
     head: &[u8],
     len: u64,
     cap: u64,
+    keep: Keep,
     each: &EachPart<'_>,
 ) -> Option<(Report, u64)> {
     if len < SPLIT_FROM || len > cap {
@@ -85,7 +87,7 @@ pub fn parse_split(
             .spawn_scoped(s, || {
                 let mut source = context.as_slice().chain(Range::new(file, cut, cap + 1));
                 let mut input = Checked::inline(&mut source);
-                let walk = junit::walk(&mut input, (len - cut) as usize, false).ok();
+                let walk = junit::walk(&mut input, (len - cut) as usize, false, keep).ok();
                 let binary = input.is_binary();
                 drop(input);
                 let read = source.into_inner().1.pos - cut;
@@ -97,7 +99,7 @@ pub fn parse_split(
         let mut source = Range::new(file, base, cut);
         let first = {
             let mut input = Checked::inline(&mut source);
-            let walk = junit::walk(&mut input, len as usize, true).ok();
+            let walk = junit::walk(&mut input, len as usize, true, keep).ok();
             walk.filter(|_| !input.is_binary()).map(|mut w| {
                 // Here, while the other half may still be parsing.
                 each(w.tests_mut());

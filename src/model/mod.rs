@@ -12,6 +12,8 @@ mod time;
 pub use deploy::{DeployState, Deployment};
 pub use iteration::IterationMeta;
 pub use run::{RunKind, RunRecord};
-pub use summary::{FailureGroup, ModuleSummary, Summary, Totals, cause, signature};
+pub use summary::{
+    FailureGroup, ModuleSummary, Summary, Totals, cause, cause_in_detail, signature,
+};
 pub use test_case::{Failure, Outcome, Report, TestCase, test_key};
 pub use time::{duration_text, parse_time};

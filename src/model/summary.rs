@@ -179,14 +179,21 @@ pub fn cause(test: &TestCase) -> &str {
     let Some(f) = test.failure.as_deref() else {
         return "";
     };
-    let first = f.message.lines().next().unwrap_or("");
-    if first.starts_with("thread '") && first.contains("panicked at") {
+    if cause_in_detail(&f.message) {
         let mut lines = f.detail.lines().skip_while(|l| !l.contains("panicked at"));
         if let Some(next) = lines.nth(1).filter(|l| !l.trim().is_empty()) {
             return next;
         }
     }
     &f.message
+}
+
+/// Whether [`cause`] reads the detail of a failure with this message, not
+/// the message alone. A parse that keeps no tracebacks (`loopdeck status`)
+/// keeps these ones.
+pub fn cause_in_detail(message: &str) -> bool {
+    let first = message.lines().next().unwrap_or("");
+    first.starts_with("thread '") && first.contains("panicked at")
 }
 
 /// Normalizes a failure message so failures with the same cause group

@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 
-use crate::ingest::{self, IngestError, Shape};
+use crate::ingest::{self, IngestError, Keep, Shape};
 use crate::model::{Report, TestCase};
 
 /// Incremental reader for a JSON-lines report: see [`ingest::LineReader`].
@@ -71,9 +71,12 @@ impl LineFeed for ingest::LineReader {
     }
 }
 
-/// The real parsers of [`crate::ingest`].
+/// The real parsers of [`crate::ingest`], keeping `keep` of each failure
+/// (documents read whole keep everything).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Ingest;
+pub struct Ingest {
+    pub keep: Keep,
+}
 
 impl Formats for Ingest {
     fn sniff(&self, head: &[u8]) -> Option<Shape> {
@@ -94,7 +97,7 @@ impl Formats for Ingest {
         rest: &mut (dyn Read + Send),
         size: usize,
     ) -> io::Result<Result<Report, IngestError>> {
-        ingest::parse_stream(head, rest, size)
+        ingest::parse_stream_keeping(head, rest, size, self.keep)
     }
     fn merge_owned(&self, reports: Vec<Report>) -> Vec<TestCase> {
         ingest::merge_owned(reports)
@@ -107,6 +110,6 @@ impl Formats for Ingest {
         cap: u64,
         each: &ingest::EachPart<'_>,
     ) -> Option<(Report, u64)> {
-        ingest::parse_split(file, head, len, cap, each)
+        ingest::parse_split(file, head, len, cap, self.keep, each)
     }
 }

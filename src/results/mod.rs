@@ -128,7 +128,7 @@ impl Store {
     /// yet: call [`Store::refresh`]`(None)`. Fails if `root` is not a
     /// readable directory.
     pub fn open(root: &Path) -> io::Result<Store> {
-        Store::open_with(root, Arc::new(Ingest))
+        Store::open_with(root, Arc::new(Ingest::default()))
     }
 
     /// Like [`Store::open`], with other report parsers (tests).

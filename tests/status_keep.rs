@@ -1,0 +1,88 @@
+//! `loopdeck status` reads reports keeping only what it prints from
+//! (`Keep::Summary`: no tracebacks, no captured output). Its picture must be
+//! the one a full read gives, for every fixture and for a report big enough
+//! to be parsed in two halves.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use loopdeck::ingest::{self, Keep};
+use loopdeck::results::{Ingest, IterationData, Store};
+use loopdeck::status;
+
+fn read(dir: &Path, keep: Keep) -> Vec<IterationData> {
+    let mut store = Store::open_with(dir, Arc::new(Ingest { keep })).unwrap();
+    store.set_settle(std::time::Duration::ZERO);
+    store.refresh_once().updated
+}
+
+/// The status JSON of `dir` both ways, and how many failure details the
+/// summary-only read left out (it must leave some out to be worth it).
+fn compare(dir: &Path) -> (usize, usize) {
+    let full = read(dir, Keep::All);
+    let brief = read(dir, Keep::Summary);
+    for (a, b) in full.iter().zip(&brief) {
+        assert_eq!(
+            status::json_text(&full, Some(a), None, &[]),
+            status::json_text(&brief, Some(b), None, &[]),
+            "{}",
+            dir.display()
+        );
+        assert_eq!(
+            status::to_text("t", &full, Some(a), None, &[]),
+            status::to_text("t", &brief, Some(b), None, &[]),
+        );
+    }
+    assert_eq!(full.len(), brief.len());
+    let details = |its: &[IterationData]| {
+        its.iter()
+            .flat_map(|it| &it.tests)
+            .filter_map(|t| t.failure.as_deref())
+            .filter(|f| !f.detail.is_empty() || !f.stdout.is_empty() || !f.stderr.is_empty())
+            .count()
+    };
+    (details(&full), details(&full) - details(&brief))
+}
+
+#[test]
+fn every_fixture_reads_the_same_without_tracebacks() {
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports");
+    let (mut cases, mut dropped, mut kept_panics) = (0, 0, 0);
+    for runner in std::fs::read_dir(&reports).unwrap() {
+        for case in std::fs::read_dir(runner.unwrap().path())
+            .into_iter()
+            .flatten()
+        {
+            let case = case.unwrap().path();
+            if !case.is_dir() {
+                continue;
+            }
+            let (details, left_out) = compare(&case);
+            cases += 1;
+            dropped += left_out;
+            // A Rust panic groups by the line after "panicked at" in its
+            // detail: that detail is kept.
+            kept_panics += read(&case, Keep::Summary)
+                .iter()
+                .flat_map(|it| &it.tests)
+                .filter_map(|t| t.failure.as_deref())
+                .filter(|f| loopdeck::model::cause_in_detail(&f.message) && !f.detail.is_empty())
+                .count();
+            assert!(left_out <= details);
+        }
+    }
+    assert!(cases >= 10, "{cases}");
+    assert!(dropped > 0, "the summary-only read kept every detail");
+    assert!(kept_panics > 0, "no panic detail was kept");
+}
+
+#[test]
+fn a_report_parsed_in_two_halves_reads_the_same_without_tracebacks() {
+    let doc = ingest::generate_junit(30_000, 0.02, 30);
+    assert!(doc.len() as u64 >= ingest::SPLIT_FROM);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junit.xml"), &doc).unwrap();
+    let (details, left_out) = compare(dir.path());
+    assert!(details > 500, "{details}");
+    assert_eq!(left_out, details);
+}
