@@ -91,71 +91,30 @@ impl Summary {
     /// [`Summary::of`] where the tests at `provisional` (ascending indices,
     /// passes) pass only because of a rerun.
     pub fn with_provisional(tests: &[TestCase], provisional: &[usize]) -> Summary {
-        let mut provisional = provisional.iter().copied().peekable();
-        let mut totals = Totals::default();
-        let mut modules: Vec<ModuleSummary> = Vec::new();
-        let mut module_index: HashMap<&str, usize> = HashMap::new();
-        let mut groups: Vec<FailureGroup> = Vec::new();
-        let mut group_index: HashMap<String, usize> = HashMap::new();
-
-        // Tests of one module are usually contiguous: the last module found
-        // is checked first (pointer, then text), so the map is hashed once
-        // per run of tests, not once per test.
-        let mut last: Option<(&str, usize)> = None;
-        for (i, test) in tests.iter().enumerate() {
-            totals.add(test.outcome);
-            let name: &str = &test.module;
-            let m = match last {
-                Some((l, m)) if std::ptr::eq(l, name) || l == name => m,
-                _ => {
-                    let m = *module_index.entry(name).or_insert_with(|| {
-                        modules.push(ModuleSummary {
-                            name: name.to_string(),
-                            passed: 0,
-                            failed: 0,
-                            errors: 0,
-                            skipped: 0,
-                            provisional: 0,
-                        });
-                        modules.len() - 1
-                    });
-                    last = Some((name, m));
-                    m
-                }
-            };
-            let module = &mut modules[m];
-            if provisional.next_if_eq(&i).is_some() && test.outcome == Outcome::Passed {
-                totals.provisional += 1;
-                module.provisional += 1;
-            }
-            match test.outcome {
-                Outcome::Passed => module.passed += 1,
-                Outcome::Failed => module.failed += 1,
-                Outcome::Errored => module.errors += 1,
-                Outcome::Skipped => module.skipped += 1,
-            }
-            if test.outcome.is_failing() {
-                let message = cause(test);
-                let sig = signature(message);
-                let g = *group_index.entry(sig.clone()).or_insert_with(|| {
-                    groups.push(FailureGroup {
-                        signature: sig,
-                        message: message.to_string(),
-                        tests: Vec::new(),
-                    });
-                    groups.len() - 1
-                });
-                groups[g].tests.push(i);
-            }
-        }
-        modules.sort_by(|a, b| (a.is_green(), &a.name).cmp(&(b.is_green(), &b.name)));
-        // Stable: groups of equal size keep first-seen order.
-        groups.sort_by_key(|g| std::cmp::Reverse(g.tests.len()));
-        Summary {
-            totals,
-            modules,
-            groups,
-        }
+        let part = if tests.len() >= PARALLEL_FROM {
+            // Two halves on two threads (a 100k-test report: 2 ms -> 1),
+            // here alone if no thread can be started.
+            let mid = tests.len() / 2;
+            let split = provisional.partition_point(|&i| i < mid);
+            let (a, b) = (
+                (&tests[..mid], &provisional[..split], 0),
+                (&tests[mid..], &provisional[split..], mid),
+            );
+            std::thread::scope(|s| {
+                let second = std::thread::Builder::new()
+                    .name("loopdeck-summary".into())
+                    .spawn_scoped(s, move || Part::of(b.0, b.1, b.2));
+                let first = Part::of(a.0, a.1, a.2);
+                let second = match second.map(|h| h.join()) {
+                    Ok(Ok(p)) => p,
+                    _ => Part::of(b.0, b.1, b.2),
+                };
+                first.then(second)
+            })
+        } else {
+            Part::of(tests, provisional, 0)
+        };
+        part.finish()
     }
 
     pub fn green_modules(&self) -> usize {
@@ -168,6 +127,146 @@ impl Summary {
             .iter()
             .filter(|m| m.is_green() && m.provisional > 0)
             .count()
+    }
+}
+
+/// From this many tests on, a summary is made in two halves in parallel.
+const PARALLEL_FROM: usize = 20_000;
+
+/// The summary of a run of consecutive tests, unsorted: modules and groups
+/// in the order they were first seen, with the names that index them.
+struct Part<'t> {
+    totals: Totals,
+    modules: Vec<ModuleSummary>,
+    /// The name of each module, as the tests hold it.
+    names: Vec<&'t str>,
+    module_index: HashMap<&'t str, usize>,
+    groups: Vec<FailureGroup>,
+    group_index: HashMap<String, usize>,
+}
+
+impl<'t> Part<'t> {
+    /// `tests` start at index `offset` of the whole list; `provisional`
+    /// holds whole-list indices inside them.
+    fn of(tests: &'t [TestCase], provisional: &[usize], offset: usize) -> Part<'t> {
+        let mut provisional = provisional.iter().copied().peekable();
+        let mut p = Part {
+            totals: Totals::default(),
+            modules: Vec::new(),
+            names: Vec::new(),
+            module_index: HashMap::new(),
+            groups: Vec::new(),
+            group_index: HashMap::new(),
+        };
+        // Tests of one module are usually contiguous: the last module found
+        // is checked first (pointer, then text), so the map is hashed once
+        // per run of tests, not once per test.
+        let mut last: Option<(&str, usize)> = None;
+        for (i, test) in (offset..).zip(tests) {
+            p.totals.add(test.outcome);
+            let name: &str = &test.module;
+            let m = match last {
+                Some((l, m)) if std::ptr::eq(l, name) || l == name => m,
+                _ => {
+                    let m = p.module(name);
+                    last = Some((name, m));
+                    m
+                }
+            };
+            let module = &mut p.modules[m];
+            if provisional.next_if_eq(&i).is_some() && test.outcome == Outcome::Passed {
+                p.totals.provisional += 1;
+                module.provisional += 1;
+            }
+            match test.outcome {
+                Outcome::Passed => module.passed += 1,
+                Outcome::Failed => module.failed += 1,
+                Outcome::Errored => module.errors += 1,
+                Outcome::Skipped => module.skipped += 1,
+            }
+            if test.outcome.is_failing() {
+                let message = cause(test);
+                let g = p.group(signature(message), message);
+                p.groups[g].tests.push(i);
+            }
+        }
+        p
+    }
+
+    /// The index of module `name`, added (with no tests) if new.
+    fn module(&mut self, name: &'t str) -> usize {
+        let (modules, names) = (&mut self.modules, &mut self.names);
+        *self.module_index.entry(name).or_insert_with(|| {
+            names.push(name);
+            modules.push(ModuleSummary {
+                name: name.to_string(),
+                passed: 0,
+                failed: 0,
+                errors: 0,
+                skipped: 0,
+                provisional: 0,
+            });
+            modules.len() - 1
+        })
+    }
+
+    /// The index of the group of `signature`, added (titled `message`,
+    /// with no tests) if new.
+    fn group(&mut self, signature: String, message: &str) -> usize {
+        let groups = &mut self.groups;
+        *self.group_index.entry(signature).or_insert_with_key(|sig| {
+            groups.push(FailureGroup {
+                signature: sig.clone(),
+                message: message.to_string(),
+                tests: Vec::new(),
+            });
+            groups.len() - 1
+        })
+    }
+
+    /// The summary: failing modules first, then by name; largest group
+    /// first, groups of equal size in first-seen order.
+    fn finish(self) -> Summary {
+        let Part {
+            totals,
+            mut modules,
+            mut groups,
+            ..
+        } = self;
+        modules.sort_by(|a, b| (a.is_green(), &a.name).cmp(&(b.is_green(), &b.name)));
+        // Stable: groups of equal size keep first-seen order.
+        groups.sort_by_key(|g| std::cmp::Reverse(g.tests.len()));
+        Summary {
+            totals,
+            modules,
+            groups,
+        }
+    }
+
+    /// This part followed by `next` (the tests right after it): what a
+    /// single part over both would be.
+    fn then(mut self, next: Part<'t>) -> Part<'t> {
+        let t = next.totals;
+        self.totals.tests += t.tests;
+        self.totals.passed += t.passed;
+        self.totals.failed += t.failed;
+        self.totals.errors += t.errors;
+        self.totals.skipped += t.skipped;
+        self.totals.provisional += t.provisional;
+        for (m, name) in next.modules.into_iter().zip(next.names) {
+            let i = self.module(name);
+            let into = &mut self.modules[i];
+            into.passed += m.passed;
+            into.failed += m.failed;
+            into.errors += m.errors;
+            into.skipped += m.skipped;
+            into.provisional += m.provisional;
+        }
+        for g in next.groups {
+            let into = self.group(g.signature, &g.message);
+            self.groups[into].tests.extend(g.tests);
+        }
+        self
     }
 }
 
@@ -286,6 +385,56 @@ fn mask_token(token: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_made_in_two_halves_is_the_one_made_in_one() {
+        use std::sync::Arc;
+        let n = PARALLEL_FROM + 10_001;
+        let mid = n / 2;
+        let modules: Vec<Arc<str>> = (0..60).map(|m| Arc::from(format!("m{m:02}"))).collect();
+        let tests: Vec<TestCase> = (0..n)
+            .map(|i| {
+                // Module 29 spans the middle; "late" failures start after it.
+                let module = modules[i * 60 / n].clone();
+                let message = match i % 5 {
+                    _ if i % 37 != 0 => None,
+                    4 if i > mid => Some(format!("late cause {i}")),
+                    k => Some(format!("{} for /v1/rooms/{i}", CAUSES[k])),
+                };
+                let outcome = match (&message, i % 53) {
+                    (Some(_), _) if i % 2 == 0 => Outcome::Errored,
+                    (Some(_), _) => Outcome::Failed,
+                    (None, 0) => Outcome::Skipped,
+                    _ => Outcome::Passed,
+                };
+                TestCase {
+                    id: format!("t{i}"),
+                    module,
+                    outcome,
+                    duration_secs: None,
+                    failure: message.map(|message| {
+                        Box::new(crate::model::Failure {
+                            message,
+                            ..Default::default()
+                        })
+                    }),
+                }
+            })
+            .collect();
+        let provisional: Vec<usize> = (0..n).filter(|i| i % 101 == 1).collect();
+        const CAUSES: [&str; 5] = ["forbidden", "not found", "timeout", "refused", "gone"];
+        let whole = Part::of(&tests, &provisional, 0).finish();
+        let halves = Summary::with_provisional(&tests, &provisional);
+        assert_eq!(halves, whole);
+        // The case is one that could go wrong: groups and a module on both
+        // sides of the middle, a group first seen after it, provisional
+        // passes on both sides.
+        let spans = |g: &FailureGroup| g.tests[0] < mid && *g.tests.last().unwrap() >= mid;
+        assert!(whole.groups.iter().filter(|g| spans(g)).count() >= 4);
+        assert!(whole.groups.iter().any(|g| g.tests[0] >= mid));
+        assert!(whole.totals.provisional > 100);
+        assert_eq!(whole.modules.len(), 60);
+    }
 
     #[test]
     fn same_cause_different_numbers_group_together() {
