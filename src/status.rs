@@ -78,6 +78,10 @@ struct ModuleOut<'a> {
 
 #[derive(Serialize)]
 struct StatusOut<'a> {
+    /// `command`, `lock` and `runs` come from [`Activity`]; only `status
+    /// --json` prints them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<Option<&'a crate::model::RunRecord>>,
     deploy: serde_json::Value,
     failures: Vec<FailureOut<'a>>,
     files: serde_json::Value,
@@ -86,10 +90,14 @@ struct StatusOut<'a> {
     iteration: u64,
     iteration_key: &'a str,
     iterations: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<&'a Option<crate::lock::LockInfo>>,
     meta: serde_json::Value,
     modules: Vec<ModuleOut<'a>>,
     provisional: Vec<&'a str>,
     run_errors: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<&'a [crate::model::RunRecord]>,
     running: bool,
     totals: serde_json::Value,
     warnings: Vec<&'a str>,
@@ -187,6 +195,7 @@ fn status_out<'a>(
     let goal_total =
         goal.unwrap_or_else(|| iterations.iter().map(|i| i.tests.len()).max().unwrap_or(0));
     StatusOut {
+        command: None,
         deploy: value(&it.deploy),
         failures,
         files: value(&it.files),
@@ -195,10 +204,12 @@ fn status_out<'a>(
         iteration: it.number,
         iteration_key: &it.key,
         iterations: iterations.len(),
+        lock: None,
         meta: value(&it.meta),
         modules,
         provisional: provisional_ids(it).collect(),
         run_errors: &it.run_errors,
+        runs: None,
         running: it.running,
         totals: value(&summary.totals),
         warnings,
@@ -397,9 +408,9 @@ impl Activity {
 }
 
 /// What `loopdeck status --json` prints: the status object with
-/// `command` (the running run or null), `lock` and `runs` added, written
-/// straight to `out` (a 100k-test report gives a megabyte of JSON: no
-/// intermediate copies of it).
+/// `command` (the running run or null), `lock` and `runs` added (all keys
+/// in alphabetical order), written straight to `out` (a 100k-test report
+/// gives a megabyte of JSON: no intermediate copies of it).
 pub fn write_json<W: std::io::Write>(
     out: W,
     iterations: &[IterationData],
@@ -408,30 +419,30 @@ pub fn write_json<W: std::io::Write>(
     dir_warnings: &[String],
     activity: &Activity,
 ) -> std::io::Result<()> {
-    #[derive(Serialize)]
-    struct Printed<'a, T> {
-        #[serde(flatten)]
-        status: T,
-        command: Option<&'a crate::model::RunRecord>,
-        lock: &'a Option<crate::lock::LockInfo>,
-        runs: &'a [crate::model::RunRecord],
-    }
-    fn printed<T>(status: T, activity: &Activity) -> Printed<'_, T> {
-        Printed {
-            status,
-            command: activity.running(),
-            lock: &activity.lock,
-            runs: &activity.runs,
-        }
-    }
     let mut out = out;
     match it {
         Some(it) => {
             let summary = summary(it);
-            let status = status_out(iterations, it, &summary, goal, dir_warnings);
-            serde_json::to_writer(&mut out, &printed(status, activity))?;
+            let status = StatusOut {
+                command: Some(activity.running()),
+                lock: Some(&activity.lock),
+                runs: Some(&activity.runs),
+                ..status_out(iterations, it, &summary, goal, dir_warnings)
+            };
+            serde_json::to_writer(&mut out, &status)?;
         }
-        None => serde_json::to_writer(&mut out, &printed(empty_json(dir_warnings), activity))?,
+        None => {
+            let mut status = empty_json(dir_warnings);
+            let more = json!({
+                "command": activity.running(),
+                "lock": activity.lock,
+                "runs": activity.runs,
+            });
+            if let (Some(map), serde_json::Value::Object(more)) = (status.as_object_mut(), more) {
+                map.extend(more);
+            }
+            serde_json::to_writer(&mut out, &status)?;
+        }
     }
     out.write_all(b"\n")?;
     out.flush()
