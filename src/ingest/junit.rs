@@ -112,7 +112,7 @@ struct Parser {
     /// Size of the document in bytes (bounds what a declared count reserves).
     size_hint: usize,
     /// See [`walk`].
-    prefault: bool,
+    prefault: f64,
     keep: Keep,
     /// The last few classnames and their pytest module and id prefix (the
     /// tests of a file alternate between its classes and its functions).
@@ -165,7 +165,7 @@ impl From<IngestError> for Fail {
 /// count may reserve). The caller checks the bytes are text (no NUL, valid
 /// UTF-8): see [`super::parse`] and [`super::parse_stream`].
 pub(crate) fn parse<R: BufRead>(input: R, size_hint: usize, keep: Keep) -> Result<Report, Fail> {
-    let walk = walk(input, size_hint, true, keep)?;
+    let walk = walk(input, size_hint, 1.0, keep)?;
     walk.check_closed()?;
     Ok(walk.p.finish())
 }
@@ -275,13 +275,14 @@ pub(crate) fn join_halves(
 
 /// Reads events to the end of `input` (an ill-formed document is an
 /// error; one that ends with elements open is not, yet).
-/// `prefault`: make the test records reserved from a declared count
-/// resident at once (not for the second half of a split document, whose
-/// records are moved into the first half's).
+/// `prefault`: the share (0 to 1) of the test records reserved from a
+/// declared count to make resident at once: all of them for a whole
+/// document or the first half of a split one (the second half's records
+/// are moved into it), the second half's share of the bytes for that half.
 pub(crate) fn walk<R: BufRead>(
     input: R,
     size_hint: usize,
-    prefault: bool,
+    prefault: f64,
     keep: Keep,
 ) -> Result<Walk, Fail> {
     let mut reader = Reader::from_reader(input);
@@ -717,8 +718,8 @@ impl Parser {
         {
             // Never trust a count more than the bytes can hold.
             self.tests.reserve(n.min(self.size_hint / 32 + 16));
-            if self.prefault && self.tests.capacity() >= PREFAULT_FROM {
-                super::prefault::prefault(self.tests.spare_capacity_mut());
+            if self.prefault > 0.0 && self.tests.capacity() >= PREFAULT_FROM {
+                super::prefault::prefault(self.tests.spare_capacity_mut(), self.prefault);
             }
         }
     }

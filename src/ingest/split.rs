@@ -81,13 +81,16 @@ pub fn parse_split(
         (root.bytes, 1, root_end)
     };
 
+    // The second half's records: about its share of the bytes (of the
+    // declared count it reserves), a little more to spare.
+    let share = (len - cut) as f64 / len as f64 * 1.05;
     std::thread::scope(|s| {
         let second = std::thread::Builder::new()
             .name("loopdeck-split".into())
             .spawn_scoped(s, || {
                 let mut source = context.as_slice().chain(Range::new(file, cut, cap + 1));
                 let mut input = Checked::inline(&mut source);
-                let walk = junit::walk(&mut input, (len - cut) as usize, false, keep).ok();
+                let walk = junit::walk(&mut input, (len - cut) as usize, share, keep).ok();
                 let binary = input.is_binary();
                 drop(input);
                 let read = source.into_inner().1.pos - cut;
@@ -99,7 +102,7 @@ pub fn parse_split(
         let mut source = Range::new(file, base, cut);
         let first = {
             let mut input = Checked::inline(&mut source);
-            let walk = junit::walk(&mut input, len as usize, true, keep).ok();
+            let walk = junit::walk(&mut input, len as usize, 1.0, keep).ok();
             walk.filter(|_| !input.is_binary()).map(|mut w| {
                 // Here, while the other half may still be parsing.
                 each(w.tests_mut());
