@@ -86,3 +86,46 @@ fn a_report_parsed_in_two_halves_reads_the_same_without_tracebacks() {
     assert!(details > 500, "{details}");
     assert_eq!(left_out, details);
 }
+
+#[test]
+fn pytest_messages_that_come_from_the_traceback_are_still_read() {
+    // pytest's message is its `message` attribute, except for a collection
+    // error ("collection failure": the first `E` line of the traceback) and
+    // an empty attribute. A message that reads like a Rust panic keeps its
+    // traceback: the failure groups by the line after it.
+    let doc = r#"<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="5">
+<testcase classname="" name="tests.e2e.test_broken" time="0.000"><error message="collection failure">tests/e2e/test_broken.py:3: in &lt;module&gt;
+    import missing_module
+E   ModuleNotFoundError: No module named 'missing_module'</error></testcase>
+<testcase classname="tests.e2e.test_ws" name="test_empty" time="0.1"><failure message="">def test_empty():
+&gt;       assert connect() == 200
+E       assert 403 == 200</failure></testcase>
+<testcase classname="tests.e2e.test_ws" name="test_plain" time="0.1"><failure message="AssertionError: HTTP 403 Forbidden">long traceback &quot;here&quot;
+E   AssertionError: HTTP 403 Forbidden</failure><system-out>GET /x -&gt; 403</system-out></testcase>
+<testcase classname="tests.e2e.test_ws" name="test_panicky" time="0.1"><failure message="thread 'main' panicked at src/lib.rs:7:9:">thread 'main' panicked at src/lib.rs:7:9:
+ledger does not balance: off by 10 cents</failure></testcase>
+<testcase classname="tests.e2e.test_ws" name="test_ok" time="0.1"/>
+</testsuite></testsuites>"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junit.xml"), doc).unwrap();
+    let (details, left_out) = compare(dir.path());
+    // Every traceback but the panic's is left out once the message is known.
+    assert_eq!((details, left_out), (4, 3));
+    let brief = read(dir.path(), Keep::Summary);
+    let messages: Vec<&str> = brief[0]
+        .tests
+        .iter()
+        .filter_map(|t| t.failure.as_deref())
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "ModuleNotFoundError: No module named 'missing_module'",
+            "assert 403 == 200",
+            "AssertionError: HTTP 403 Forbidden",
+            "thread 'main' panicked at src/lib.rs:7:9:",
+        ]
+    );
+}

@@ -425,7 +425,8 @@ fn skip<R: BufRead>(reader: &mut Reader<R>, end: QName<'_>, aux: &mut Vec<u8>) -
 }
 
 /// Reads the content of the element `end` just opened, up to its end tag,
-/// appending its text to `out`: text
+/// appending its text to `out` (`None`: passes over it, faster than
+/// [`skip`] on text with many entity references): text
 /// unescaped (only the predefined entities and character references),
 /// CDATA sections verbatim, comments, processing instructions and nested
 /// tags dropped (the text inside nested elements is kept).
@@ -433,7 +434,7 @@ fn read_text<R: BufRead>(
     reader: &mut Reader<R>,
     end: QName<'_>,
     aux: &mut Vec<u8>,
-    out: &mut Vec<u8>,
+    mut out: Option<&mut Vec<u8>>,
 ) -> Result<(), Fail> {
     // Fast path for the common content, plain text up to the end tag: it
     // is read raw up to the first `<` and unescaped in one go, instead of
@@ -455,20 +456,25 @@ fn read_text<R: BufRead>(
             if buf.is_empty() {
                 break;
             }
-            if let Some(i) = memchr::memchr(b'<', buf) {
-                aux.extend_from_slice(&buf[..i]);
-                stream.consume(i);
+            let (n, found) = match memchr::memchr(b'<', buf) {
+                Some(i) => (i, true),
+                None => (buf.len(), false),
+            };
+            if out.is_some() {
+                aux.extend_from_slice(&buf[..n]);
+            }
+            stream.consume(n);
+            if found {
                 break;
             }
-            let n = buf.len();
-            aux.extend_from_slice(buf);
-            stream.consume(n);
         }
     }
-    if memchr::memchr(b'&', aux).is_some() {
-        out.extend_from_slice(attr_text(aux).as_bytes());
-    } else {
-        out.extend_from_slice(aux);
+    if let Some(out) = out.as_deref_mut() {
+        if memchr::memchr(b'&', aux).is_some() {
+            out.extend_from_slice(attr_text(aux).as_bytes());
+        } else {
+            out.extend_from_slice(aux);
+        }
     }
     let mut depth = 0usize;
     loop {
@@ -486,6 +492,9 @@ fn read_text<R: BufRead>(
                 depth -= 1;
             }
             Event::Text(t) => {
+                let Some(out) = out.as_deref_mut() else {
+                    continue;
+                };
                 let raw: &[u8] = &t;
                 if memchr::memchr(b'&', raw).is_some() {
                     // A lone `&` (allowed dangling): kept literally.
@@ -494,8 +503,16 @@ fn read_text<R: BufRead>(
                     out.extend_from_slice(raw);
                 }
             }
-            Event::GeneralRef(r) => push_reference(&r, out),
-            Event::CData(c) => out.extend_from_slice(&c),
+            Event::GeneralRef(r) => {
+                if let Some(out) = out.as_deref_mut() {
+                    push_reference(&r, out);
+                }
+            }
+            Event::CData(c) => {
+                if let Some(out) = out.as_deref_mut() {
+                    out.extend_from_slice(&c);
+                }
+            }
             Event::Eof => {
                 let name = String::from_utf8_lossy(end.as_ref()).into_owned();
                 let e = XmlError::IllFormed(IllFormedError::MissingEndTag(name));
@@ -620,10 +637,28 @@ impl<'a> Iterator for AttrScan<'a> {
 
 /// Attribute value as text: borrowed from the tag when it has no escapes.
 fn attr_text(value: &[u8]) -> Cow<'_, str> {
+    if let Some(plain) = plain_ascii(value) {
+        return Cow::Borrowed(plain);
+    }
     match simdutf8::basic::from_utf8(value) {
         Ok(s) => super::text::unescape(s),
         Err(_) => Cow::Owned(String::from_utf8_lossy(value).into_owned()),
     }
+}
+
+/// `bytes` as text if it is ASCII without `&` (most attribute values:
+/// names, classnames, times): one pass that the compiler vectorises, instead
+/// of a UTF-8 check and a search for escapes, each a call with its own setup.
+fn plain_ascii(bytes: &[u8]) -> Option<&str> {
+    // No early exit: a branch per byte would stop the vectorising.
+    let (high, amp) = bytes.iter().fold((0u8, false), |(high, amp), &b| {
+        (high | b, amp | (b == b'&'))
+    });
+    if high >= 0x80 || amp {
+        return None;
+    }
+    // SAFETY: every byte is below 0x80: ASCII, which is valid UTF-8.
+    Some(unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
 /// The shared module string for `name`: the last test's when equal (the
@@ -789,7 +824,10 @@ impl Parser {
                     set_attr(&mut c.file, a.value);
                     c.has_file = true;
                 }
-                b"time" => c.time = std::str::from_utf8(a.value).ok().and_then(parse_time),
+                b"time" => {
+                    c.time = parse_time_fast(a.value)
+                        .or_else(|| std::str::from_utf8(a.value).ok().and_then(parse_time));
+                }
                 _ => {}
             }
         }
@@ -834,11 +872,17 @@ impl Parser {
                         _ => {}
                     }
                 }
-                if let Some((reader, aux)) = content {
-                    let mut text = self.spare.pop().unwrap_or_default();
-                    text.clear();
-                    read_text(reader, e.name(), aux, &mut text)?;
-                    c.body = Some(text);
+                let needed = self.keep == Keep::All || self.message_needs_body(&message);
+                let c = &mut self.case;
+                match content {
+                    Some((reader, aux)) if needed => {
+                        let mut text = self.spare.pop().unwrap_or_default();
+                        text.clear();
+                        read_text(reader, e.name(), aux, Some(&mut text))?;
+                        c.body = Some(text);
+                    }
+                    Some((reader, aux)) => read_text(reader, e.name(), aux, None)?,
+                    None => {}
                 }
                 c.outcome = outcome;
                 // The detail is made of the body when the test closes.
@@ -860,14 +904,14 @@ impl Parser {
             }
             b"system-out" | b"system-err" if self.keep == Keep::Summary => {
                 if let Some((reader, aux)) = content {
-                    skip(reader, e.name(), aux)?;
+                    read_text(reader, e.name(), aux, None)?;
                 }
             }
             tag @ (b"system-out" | b"system-err") => {
                 let mut raw = self.spare.pop().unwrap_or_default();
                 raw.clear();
                 if let Some((reader, aux)) = content {
-                    read_text(reader, e.name(), aux, &mut raw)?;
+                    read_text(reader, e.name(), aux, Some(&mut raw))?;
                 }
                 let slot = if tag == b"system-out" {
                     &mut c.stdout
@@ -885,6 +929,20 @@ impl Parser {
             }
         }
         Ok(())
+    }
+
+    /// Whether the message of a failure whose `message` attribute is
+    /// `attr` (of the case being read) comes from its body, or the summary
+    /// reads its body ([`crate::model::cause_in_detail`]). pytest's message
+    /// is the attribute's, unless that is empty or a collection failure.
+    fn message_needs_body(&mut self, attr: &str) -> bool {
+        if self.dialect_for() != Dialect::Pytest {
+            return true;
+        }
+        let m = pytest_attr_message(attr);
+        m.is_empty()
+            || m == "collection failure"
+            || crate::model::cause_in_detail(&message_line(&strip_ansi(&m)))
     }
 
     fn dialect_for(&mut self) -> Dialect {
@@ -1159,8 +1217,7 @@ fn failure_message(dialect: Dialect, attr: &str, body: &str) -> String {
     let line = match dialect {
         Dialect::Go => return go::first_output_line(body),
         Dialect::Pytest => {
-            let attr = pytest_unmangle(attr);
-            let m = pytest::unwrap_phase_error(first_line(&attr)).to_string();
+            let m = pytest_attr_message(attr);
             if m.is_empty() || m == "collection failure" {
                 pytest::first_e_line(body).map(str::to_string).unwrap_or(m)
             } else {
@@ -1183,6 +1240,12 @@ fn failure_message(dialect: Dialect, attr: &str, body: &str) -> String {
         }
     };
     message_line(&strip_ansi(&line))
+}
+
+/// A pytest failure's message as its `message` attribute gives it.
+fn pytest_attr_message(attr: &str) -> String {
+    let attr = pytest_unmangle(attr);
+    pytest::unwrap_phase_error(first_line(&attr)).to_string()
 }
 
 /// jest-junit joins describe blocks and the test title with spaces. The
