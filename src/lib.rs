@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod lock;
 pub mod logtail;
 pub mod model;
+pub mod oneshot;
 pub mod results;
 pub mod runner;
 pub mod sanitize;

@@ -322,7 +322,7 @@ fn status_command(
     iteration: Option<&str>,
     goal: Option<usize>,
 ) -> ExitCode {
-    loopdeck::ingest::grow_heaps_in_big_steps();
+    loopdeck::oneshot::grow_heaps_in_big_steps();
     // `status` prints no tracebacks nor captured output: the parsers leave
     // them out (megabytes of a 100k-test report) and keep what the counts,
     // modules and failure groups are made of.

@@ -24,7 +24,6 @@ use crate::model::Report;
 
 pub use lines::LineReader;
 pub use merge::{merge, merge_owned};
-pub use prefault::grow_heaps_in_big_steps;
 pub use split::{EachPart, SPLIT_FROM, parse_split};
 
 /// How much of each failure a parse keeps.
