@@ -318,12 +318,18 @@ pub(crate) fn walk<R: BufRead>(
     let mut buf = Vec::with_capacity(4096);
     let mut aux = Vec::with_capacity(4096);
 
+    // quick-xml is between markup (it looks for text next): see `empty_case`.
+    let mut between = false;
     loop {
+        if between && seen_root && !in_case && empty_case(&mut reader, &mut p) {
+            continue;
+        }
         buf.clear();
         let event = match reader.read_event_into(&mut buf) {
             Ok(e) => e,
             Err(e) => return Err(Fail::Xml(e, reader.error_position())),
         };
+        between = matches!(event, Event::Start(_) | Event::Empty(_) | Event::End(_));
         match event {
             Event::Start(e) => {
                 let name = e.local_name();
@@ -351,7 +357,7 @@ pub(crate) fn walk<R: BufRead>(
                     }
                     b"testcase" => {
                         depth += 1;
-                        p.open_case(&e);
+                        p.open_case(attrs(&e));
                         in_case = true;
                     }
                     b"properties" => depth += 1,
@@ -384,7 +390,7 @@ pub(crate) fn walk<R: BufRead>(
                 }
                 match name {
                     b"testcase" => {
-                        p.open_case(&e);
+                        p.open_case(attrs(&e));
                         p.close_case();
                     }
                     b"property" => p.property(&e),
@@ -412,6 +418,55 @@ pub(crate) fn walk<R: BufRead>(
         seen_root,
         in_case,
     })
+}
+
+/// Reads a self-closing `<testcase .../>` (most tests of a big report) if
+/// it is next in the input, straight from the reader's buffer: what the
+/// `Event::Empty` arm of [`walk`] does, without quick-xml finding the end
+/// of the tag, copying it and making an event of it. quick-xml must be
+/// between markup (after a start, empty or end tag): bytes taken through
+/// its `stream()` are then simply passed over. Returns false, taking
+/// nothing, for anything else (text first, another element, a tag cut at
+/// the end of the buffer): the event path reads it.
+fn empty_case<R: BufRead>(reader: &mut Reader<R>, p: &mut Parser) -> bool {
+    const OPEN: &[u8] = b"<testcase";
+    let mut stream = reader.stream();
+    let Ok(buf) = stream.fill_buf() else {
+        // The event path meets the error again and reports it.
+        return false;
+    };
+    let Some(rest) = buf.strip_prefix(OPEN) else {
+        return false;
+    };
+    if !rest.first().is_some_and(u8::is_ascii_whitespace) {
+        return false;
+    }
+    let Some(end) = tag_end(rest) else {
+        return false;
+    };
+    if rest[end - 1] != b'/' {
+        return false;
+    }
+    p.open_case(AttrScan {
+        rest: &rest[..end - 1],
+    });
+    p.close_case();
+    stream.consume(OPEN.len() + end + 1);
+    true
+}
+
+/// The offset in `s` (a start tag after its name) of the `>` that ends the
+/// tag, if `s` holds it. A `>` inside a quoted value does not end it.
+fn tag_end(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let j = i + memchr::memchr3(b'>', b'"', b'\'', &s[i..])?;
+        let quote = s[j];
+        if quote == b'>' {
+            return Some(j);
+        }
+        i = j + 1 + memchr::memchr(quote, &s[j + 1..])? + 1;
+    }
 }
 
 /// Skips to the end of the element `end` just opened (nested elements of
@@ -797,7 +852,7 @@ impl Parser {
         }
     }
 
-    fn open_case(&mut self, e: &BytesStart<'_>) {
+    fn open_case(&mut self, attributes: AttrScan<'_>) {
         let c = &mut self.case;
         c.classname.clear();
         c.name.clear();
@@ -816,7 +871,7 @@ impl Parser {
         if let Some(b) = c.body.take() {
             self.spare.push(b);
         }
-        for a in attrs(e) {
+        for a in attributes {
             match a.key {
                 b"classname" => set_attr(&mut c.classname, a.value),
                 b"name" => set_attr(&mut c.name, a.value),
@@ -1298,12 +1353,52 @@ fn jest_ids(tests: &mut [TestCase], suite_name: &str) {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::Outcome;
+
     fn detail(body: &str) -> String {
         let doc = format!(
             r#"<testsuite name="s"><testcase classname="a" name="b"><failure message="m">{body}</failure></testcase></testsuite>"#
         );
         let report = crate::ingest::parse(doc.as_bytes()).unwrap();
         report.tests[0].failure.as_ref().unwrap().detail.clone()
+    }
+
+    #[test]
+    fn self_closing_testcases_read_straight_from_the_buffer() {
+        // What `empty_case` takes, next to what it leaves to the events.
+        let doc = r#"<testsuites><testsuite name="pytest" tests="9">
+<testcase classname="t.test_a" name="test_gt[a>b]" time="0.5"/><testcase classname='t.test_a' name='test_single"q' time='1'/>
+<testcase	classname="t.test_a"
+   name="test_newlines" time="2" /><testcase classname="t.test_a" name="test_slash/in/name" time="3"/>
+<testcase classname="t.test_a" name="test_amp&amp;" time="4"/><testcase classname="t.test_a" name="test_children" time="5"><skipped/></testcase>
+<testcase classname="t.test_a" name="test_after_children" time="6"/>
+<testcase classname="t.test_a" name="test_empty_pair" time="7"></testcase><testcase classname="t.test_a" name="test_last" time="8"/>
+</testsuite></testsuites>"#;
+        let report = crate::ingest::parse(doc.as_bytes()).unwrap();
+        let got: Vec<(&str, Option<f64>, Outcome)> = report
+            .tests
+            .iter()
+            .map(|t| (t.id.as_str(), t.duration_secs, t.outcome))
+            .collect();
+        let id = |n: &str| format!("t/test_a.py::{n}");
+        let want = [
+            ("test_gt[a>b]", 0.5, Outcome::Passed),
+            ("test_single\"q", 1.0, Outcome::Passed),
+            ("test_newlines", 2.0, Outcome::Passed),
+            ("test_slash/in/name", 3.0, Outcome::Passed),
+            ("test_amp&", 4.0, Outcome::Passed),
+            ("test_children", 5.0, Outcome::Skipped),
+            ("test_after_children", 6.0, Outcome::Passed),
+            ("test_empty_pair", 7.0, Outcome::Passed),
+            ("test_last", 8.0, Outcome::Passed),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((got_id, time, outcome), (name, t, o)) in got.into_iter().zip(want) {
+            assert_eq!((got_id, time, outcome), (id(name).as_str(), Some(t), o));
+        }
+        // A broken tag after a good one is still an error that names it.
+        let broken = r#"<testsuite name="pytest"><testcase classname="a" name="b"/><testcase classname="a" name="c/></testsuite>"#;
+        assert!(crate::ingest::parse(broken.as_bytes()).is_err());
     }
 
     #[test]
