@@ -661,8 +661,13 @@ impl<'a> Iterator for AttrScan<'a> {
         while i < r.len() && r[i].is_ascii_whitespace() {
             i += 1;
         }
-        let start = i;
+        // Where the local name starts: after the key's last `:` (keys with
+        // a namespace prefix, `xsi:foo`, are matched by local name).
+        let mut start = i;
         while i < r.len() && r[i] != b'=' {
+            if r[i] == b':' {
+                start = i + 1;
+            }
             i += 1;
         }
         if i == r.len() {
@@ -681,8 +686,6 @@ impl<'a> Iterator for AttrScan<'a> {
         }
         let close = after + 1 + memchr::memchr(quote, &r[after + 1..])?;
         self.rest = &r[close + 1..];
-        // Keys with a namespace prefix (`xsi:foo`) are matched by local name.
-        let key = key.rsplit(|&c| c == b':').next().unwrap_or(key);
         Some(Attr {
             key,
             value: &r[after + 1..close],
