@@ -441,32 +441,22 @@ fn empty_case<R: BufRead>(reader: &mut Reader<R>, p: &mut Parser) -> bool {
     if !rest.first().is_some_and(u8::is_ascii_whitespace) {
         return false;
     }
-    let Some(end) = tag_end(rest) else {
+    // The first `>`: the end of the tag unless it is inside a quoted value,
+    // which the attribute scan then finds open (and the events read it).
+    let Some(end) = memchr::memchr(b'>', rest) else {
         return false;
     };
-    if rest[end - 1] != b'/' {
+    let Some(attributes) = rest[..end].strip_suffix(b"/") else {
+        return false;
+    };
+    let unread = p.open_case(AttrScan { rest: attributes });
+    if !unread.iter().all(u8::is_ascii_whitespace) {
+        // Nothing is kept of this start: the event path opens the case anew.
         return false;
     }
-    p.open_case(AttrScan {
-        rest: &rest[..end - 1],
-    });
     p.close_case();
     stream.consume(OPEN.len() + end + 1);
     true
-}
-
-/// The offset in `s` (a start tag after its name) of the `>` that ends the
-/// tag, if `s` holds it. A `>` inside a quoted value does not end it.
-fn tag_end(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    loop {
-        let j = i + memchr::memchr3(b'>', b'"', b'\'', &s[i..])?;
-        let quote = s[j];
-        if quote == b'>' {
-            return Some(j);
-        }
-        i = j + 1 + memchr::memchr(quote, &s[j + 1..])? + 1;
-    }
 }
 
 /// Skips to the end of the element `end` just opened (nested elements of
@@ -681,7 +671,8 @@ impl<'a> Iterator for AttrScan<'a> {
         let after = i;
         let quote = *r.get(after)?;
         if quote != b'"' && quote != b'\'' {
-            self.rest = &[];
+            // Left unread (not taken as the end): see `empty_case`.
+            self.rest = &r[after..];
             return None;
         }
         let close = after + 1 + memchr::memchr(quote, &r[after + 1..])?;
@@ -855,7 +846,10 @@ impl Parser {
         }
     }
 
-    fn open_case(&mut self, attributes: AttrScan<'_>) {
+    /// Starts a test case from the attributes of its start tag; returns
+    /// what the attribute scan left unread (nothing but space if it read
+    /// them all).
+    fn open_case<'a>(&mut self, mut attributes: AttrScan<'a>) -> &'a [u8] {
         let c = &mut self.case;
         c.classname.clear();
         c.name.clear();
@@ -874,7 +868,7 @@ impl Parser {
         if let Some(b) = c.body.take() {
             self.spare.push(b);
         }
-        for a in attributes {
+        for a in attributes.by_ref() {
             match a.key {
                 b"classname" => set_attr(&mut c.classname, a.value),
                 b"name" => set_attr(&mut c.name, a.value),
@@ -889,6 +883,7 @@ impl Parser {
                 _ => {}
             }
         }
+        attributes.rest
     }
 
     /// A child element of <testcase>. For a start tag, `content` is the
@@ -1375,7 +1370,8 @@ mod tests {
    name="test_newlines" time="2" /><testcase classname="t.test_a" name="test_slash/in/name" time="3"/>
 <testcase classname="t.test_a" name="test_amp&amp;" time="4"/><testcase classname="t.test_a" name="test_children" time="5"><skipped/></testcase>
 <testcase classname="t.test_a" name="test_after_children" time="6"/>
-<testcase classname="t.test_a" name="test_empty_pair" time="7"></testcase><testcase classname="t.test_a" name="test_last" time="8"/>
+<testcase classname="t.test_a" name="test_empty_pair" time="7"></testcase><testcase classname="t.test_a" name="test_q/>uoted" time="8"/>
+<testcase classname="t.test_a" name="test_last" time="9"/>
 </testsuite></testsuites>"#;
         let report = crate::ingest::parse(doc.as_bytes()).unwrap();
         let got: Vec<(&str, Option<f64>, Outcome)> = report
@@ -1393,7 +1389,8 @@ mod tests {
             ("test_children", 5.0, Outcome::Skipped),
             ("test_after_children", 6.0, Outcome::Passed),
             ("test_empty_pair", 7.0, Outcome::Passed),
-            ("test_last", 8.0, Outcome::Passed),
+            ("test_q/>uoted", 8.0, Outcome::Passed),
+            ("test_last", 9.0, Outcome::Passed),
         ];
         assert_eq!(got.len(), want.len(), "{got:?}");
         for ((got_id, time, outcome), (name, t, o)) in got.into_iter().zip(want) {
