@@ -318,10 +318,10 @@ pub(crate) fn walk<R: BufRead>(
     let mut buf = Vec::with_capacity(4096);
     let mut aux = Vec::with_capacity(4096);
 
-    // quick-xml is between markup (it looks for text next): see `empty_case`.
+    // quick-xml is between markup (it looks for text next): see `whole_case`.
     let mut between = false;
     loop {
-        if between && seen_root && !in_case && empty_case(&mut reader, &mut p) {
+        if between && seen_root && !in_case && fast_path() && whole_case(&mut reader, &mut p) {
             continue;
         }
         buf.clear();
@@ -343,7 +343,8 @@ pub(crate) fn walk<R: BufRead>(
                 if in_case {
                     // Inside <testcase>: every child is read to its end here.
                     p.case.has_children = true;
-                    p.case_child(&e, Some((&mut reader, &mut aux)))?;
+                    let content = Content::Reader(&mut reader, &mut aux);
+                    p.case_child(e.name().as_ref(), &mut attrs(&e), content)?;
                     continue;
                 }
                 match name {
@@ -385,7 +386,7 @@ pub(crate) fn walk<R: BufRead>(
                 }
                 if in_case {
                     p.case.has_children = true;
-                    p.case_child::<R>(&e, None)?;
+                    p.case_child::<R>(e.name().as_ref(), &mut attrs(&e), Content::Empty)?;
                     continue;
                 }
                 match name {
@@ -420,16 +421,20 @@ pub(crate) fn walk<R: BufRead>(
     })
 }
 
-/// Reads a self-closing `<testcase .../>` (most tests of a big report) if
-/// it is next in the input, straight from the reader's buffer: what the
-/// `Event::Empty` arm of [`walk`] does, without quick-xml finding the end
-/// of the tag, copying it and making an event of it. quick-xml must be
-/// between markup (after a start, empty or end tag): bytes taken through
-/// its `stream()` are then simply passed over. Returns false, taking
-/// nothing, for anything else (text first, another element, a tag cut at
-/// the end of the buffer): the event path reads it.
-fn empty_case<R: BufRead>(reader: &mut Reader<R>, p: &mut Parser) -> bool {
+/// Reads a whole `<testcase>` element (most tests of a big report) if it
+/// is next in the input and simple, straight from the reader's buffer:
+/// what [`walk`] does with its events, without quick-xml finding the end of
+/// each tag, copying it and making an event of it. Simple: self-closing, or
+/// children that are empty or hold text only (no markup, CDATA, comments),
+/// with space between them, and the end tag, all in the buffer. quick-xml
+/// must be between markup (after a start, empty or end tag): bytes taken
+/// through its `stream()` are then simply passed over. Returns false,
+/// taking nothing, for anything else (text first, another element, a case
+/// cut at the end of the buffer): the event path reads it, opening the
+/// case anew (nothing of this attempt is kept before the case closes).
+fn whole_case<R: BufRead>(reader: &mut Reader<R>, p: &mut Parser) -> bool {
     const OPEN: &[u8] = b"<testcase";
+    const CLOSE: &[u8] = b"</testcase>";
     let mut stream = reader.stream();
     let Ok(buf) = stream.fill_buf() else {
         // The event path meets the error again and reports it.
@@ -441,22 +446,164 @@ fn empty_case<R: BufRead>(reader: &mut Reader<R>, p: &mut Parser) -> bool {
     if !rest.first().is_some_and(u8::is_ascii_whitespace) {
         return false;
     }
-    // The first `>`: the end of the tag unless it is inside a quoted value,
-    // which the attribute scan then finds open (and the events read it).
-    let Some(end) = memchr::memchr(b'>', rest) else {
+    let Some((tag, empty, mut at)) = start_tag(rest) else {
         return false;
     };
-    let Some(attributes) = rest[..end].strip_suffix(b"/") else {
-        return false;
-    };
-    let unread = p.open_case(AttrScan { rest: attributes });
-    if !unread.iter().all(u8::is_ascii_whitespace) {
-        // Nothing is kept of this start: the event path opens the case anew.
+    if !p
+        .open_case(AttrScan { rest: tag })
+        .iter()
+        .all(u8::is_ascii_whitespace)
+    {
         return false;
     }
+    if !empty {
+        loop {
+            while rest.get(at).is_some_and(u8::is_ascii_whitespace) {
+                at += 1;
+            }
+            let here = &rest[at..];
+            if here.starts_with(CLOSE) {
+                at += CLOSE.len();
+                break;
+            }
+            let Some(child) = simple_child(here) else {
+                return false;
+            };
+            p.case.has_children = true;
+            let mut attributes = AttrScan {
+                rest: child.attributes,
+            };
+            let content = match child.text {
+                Some(text) => Content::<R>::Text(text),
+                None => Content::Empty,
+            };
+            let read = p.case_child(child.name, &mut attributes, content);
+            // What the handler left of the attributes, read now: all of them
+            // must parse (a `>` inside a quoted value cut the tag short).
+            attributes.by_ref().for_each(drop);
+            if read.is_err() || !attributes.rest.iter().all(u8::is_ascii_whitespace) {
+                return false;
+            }
+            at += child.len;
+        }
+    }
     p.close_case();
-    stream.consume(OPEN.len() + end + 1);
+    stream.consume(OPEN.len() + at);
     true
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn [`whole_case`] off to compare with the events alone.
+    static EVENTS_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn fast_path() -> bool {
+    #[cfg(test)]
+    if EVENTS_ONLY.get() {
+        return false;
+    }
+    true
+}
+
+/// The rest of a start tag after its name: its attributes, whether it is
+/// self-closing, and the offset just after its `>`. The first `>` ends it
+/// unless it is inside a quoted value, which the attribute scan then finds
+/// open (and the caller gives up).
+fn start_tag(rest: &[u8]) -> Option<(&[u8], bool, usize)> {
+    let end = memchr::memchr(b'>', rest)?;
+    Some(match rest[..end].strip_suffix(b"/") {
+        Some(attributes) => (attributes, true, end + 1),
+        None => (&rest[..end], false, end + 1),
+    })
+}
+
+/// A child of a test case read from the buffer by [`whole_case`].
+struct SimpleChild<'a> {
+    /// Its name as written (with any prefix).
+    name: &'a [u8],
+    attributes: &'a [u8],
+    /// Its text, escapes still in; `None` for an empty element.
+    text: Option<&'a [u8]>,
+    /// Its length in the buffer, start tag to end tag.
+    len: usize,
+}
+
+/// `<name ...>text</name>` or `<name .../>` at the start of `s`, where the
+/// text holds no markup.
+fn simple_child(s: &[u8]) -> Option<SimpleChild<'_>> {
+    let after = s.strip_prefix(b"<")?;
+    let name_len = after
+        .iter()
+        .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')?;
+    let name = &after[..name_len];
+    // Not an end tag, comment, CDATA or processing instruction.
+    if name.is_empty()
+        || !name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+    {
+        return None;
+    }
+    let (attributes, empty, end) = start_tag(&after[name_len..])?;
+    let open = 1 + name_len + end;
+    if empty {
+        return Some(SimpleChild {
+            name,
+            attributes,
+            text: None,
+            len: open,
+        });
+    }
+    let text_len = memchr::memchr(b'<', &s[open..])?;
+    let close = &s[open + text_len..];
+    let closed = close
+        .strip_prefix(b"</")
+        .and_then(|c| c.strip_prefix(name))
+        .is_some_and(|c| c.first() == Some(&b'>'));
+    closed.then(|| SimpleChild {
+        name,
+        attributes,
+        text: Some(&s[open..open + text_len]),
+        len: open + text_len + 2 + name_len + 1,
+    })
+}
+
+/// What follows the start tag of a child element being read.
+enum Content<'r, 't, R> {
+    /// Nothing: an empty element.
+    Empty,
+    /// The reader, just after the start tag: the element is read to its end.
+    Reader(&'r mut Reader<R>, &'r mut Vec<u8>),
+    /// All of the element's content: text without markup, escapes still in.
+    Text(&'t [u8]),
+}
+
+impl<R: BufRead> Content<'_, '_, R> {
+    /// Reads the content of the element `end` to its end, appending its
+    /// text to `out` (or passing over it): see [`read_text`].
+    fn text(self, end: &[u8], out: Option<&mut Vec<u8>>) -> Result<(), Fail> {
+        match (self, out) {
+            (Content::Reader(reader, aux), out) => read_text(reader, QName(end), aux, out),
+            (Content::Text(raw), Some(out)) => {
+                if memchr::memchr(b'&', raw).is_some() {
+                    out.extend_from_slice(attr_text(raw).as_bytes());
+                } else {
+                    out.extend_from_slice(raw);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Passes over the content of the element `end`, keeping nothing.
+    fn skip(self, end: &[u8]) -> Result<(), Fail> {
+        match self {
+            Content::Reader(reader, aux) => skip(reader, QName(end), aux),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Skips to the end of the element `end` just opened (nested elements of
@@ -671,7 +818,7 @@ impl<'a> Iterator for AttrScan<'a> {
         let after = i;
         let quote = *r.get(after)?;
         if quote != b'"' && quote != b'\'' {
-            // Left unread (not taken as the end): see `empty_case`.
+            // Left unread (not taken as the end): see `whole_case`.
             self.rest = &r[after..];
             return None;
         }
@@ -886,16 +1033,16 @@ impl Parser {
         attributes.rest
     }
 
-    /// A child element of <testcase>. For a start tag, `content` is the
-    /// reader positioned after it: the element is read to its end here.
-    /// `None` for an empty element.
+    /// A child element of <testcase>, named `name`, with the attributes
+    /// `attributes` (read as far as needed) and `content`.
     fn case_child<R: BufRead>(
         &mut self,
-        e: &BytesStart<'_>,
-        content: Option<(&mut Reader<R>, &mut Vec<u8>)>,
+        name: &[u8],
+        attributes: &mut AttrScan<'_>,
+        content: Content<'_, '_, R>,
     ) -> Result<(), Fail> {
         let c = &mut self.case;
-        match e.local_name().as_ref() {
+        match QName(name).local_name().as_ref() {
             tag @ (b"failure" | b"error") => {
                 let outcome = if tag == b"failure" {
                     Outcome::Failed
@@ -906,14 +1053,11 @@ impl Parser {
                     // A second failure block (pytest: call failed, teardown
                     // errored) keeps the first one's details.
                     c.outcome = c.outcome.min(outcome);
-                    if let Some((reader, aux)) = content {
-                        skip(reader, e.name(), aux)?;
-                    }
-                    return Ok(());
+                    return content.skip(name);
                 }
                 let mut message = Cow::Borrowed("");
                 let mut kind = None;
-                for a in attrs(e) {
+                for a in attributes.by_ref() {
                     match a.key {
                         b"message" => message = attr_text(a.value),
                         b"type" => {
@@ -928,14 +1072,14 @@ impl Parser {
                 let needed = self.keep == Keep::All || self.message_needs_body(&message);
                 let c = &mut self.case;
                 match content {
-                    Some((reader, aux)) if needed => {
+                    Content::Empty => {}
+                    content if needed => {
                         let mut text = self.spare.pop().unwrap_or_default();
                         text.clear();
-                        read_text(reader, e.name(), aux, Some(&mut text))?;
+                        content.text(name, Some(&mut text))?;
                         c.body = Some(text);
                     }
-                    Some((reader, aux)) => read_text(reader, e.name(), aux, None)?,
-                    None => {}
+                    content => content.text(name, None)?,
                 }
                 c.outcome = outcome;
                 // The detail is made of the body when the test closes.
@@ -951,21 +1095,15 @@ impl Parser {
                 if c.failure.is_none() {
                     c.outcome = Outcome::Skipped;
                 }
-                if let Some((reader, aux)) = content {
-                    skip(reader, e.name(), aux)?;
-                }
+                content.skip(name)?;
             }
             b"system-out" | b"system-err" if self.keep == Keep::Summary => {
-                if let Some((reader, aux)) = content {
-                    read_text(reader, e.name(), aux, None)?;
-                }
+                content.text(name, None)?;
             }
             tag @ (b"system-out" | b"system-err") => {
                 let mut raw = self.spare.pop().unwrap_or_default();
                 raw.clear();
-                if let Some((reader, aux)) = content {
-                    read_text(reader, e.name(), aux, Some(&mut raw))?;
-                }
+                content.text(name, Some(&mut raw))?;
                 let slot = if tag == b"system-out" {
                     &mut c.stdout
                 } else {
@@ -975,11 +1113,7 @@ impl Parser {
                     self.spare.push(old);
                 }
             }
-            _ => {
-                if let Some((reader, aux)) = content {
-                    skip(reader, e.name(), aux)?;
-                }
-            }
+            _ => content.skip(name)?,
         }
         Ok(())
     }
@@ -1351,7 +1485,76 @@ fn jest_ids(tests: &mut [TestCase], suite_name: &str) {
 
 #[cfg(test)]
 mod tests {
-    use crate::model::Outcome;
+    use crate::model::{Outcome, Report};
+
+    /// `doc` read with [`super::whole_case`] and with the events alone.
+    fn both_ways(doc: &[u8]) -> (Report, Report) {
+        let fast = crate::ingest::parse(doc).unwrap();
+        super::EVENTS_ONLY.set(true);
+        let events = crate::ingest::parse(doc);
+        super::EVENTS_ONLY.set(false);
+        (fast, events.unwrap())
+    }
+
+    #[test]
+    fn cases_read_from_the_buffer_equal_cases_read_as_events() {
+        let mut docs: Vec<(String, Vec<u8>)> = Vec::new();
+        let reports = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reports");
+        for runner in std::fs::read_dir(reports).unwrap() {
+            for case in std::fs::read_dir(runner.unwrap().path())
+                .into_iter()
+                .flatten()
+            {
+                for file in std::fs::read_dir(case.unwrap().path())
+                    .into_iter()
+                    .flatten()
+                {
+                    let path = file.unwrap().path();
+                    if path.extension().is_some_and(|e| e == "xml") {
+                        docs.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+                    }
+                }
+            }
+        }
+        let xml_fixtures = docs.len();
+        docs.push((
+            "generated".into(),
+            crate::ingest::generate_junit(3_000, 0.05, 20).into_bytes(),
+        ));
+        docs.push(("tricky".into(), TRICKY.as_bytes().to_vec()));
+        // jest-junit: a case with time 0 and no children is a todo.
+        docs.push((
+            "jest".into(),
+            br#"<testsuites name="jest tests"><testsuite name="d" tests="1"><testcase classname="d t" name="d t" time="0"><system-out>x</system-out></testcase><testcase classname="d u" name="d u" time="0"/></testsuite></testsuites>"#.to_vec(),
+        ));
+        for (name, doc) in &docs {
+            let (fast, events) = both_ways(doc);
+            assert_eq!(fast, events, "{name}");
+            assert!(!fast.tests.is_empty(), "{name}");
+        }
+        assert!(xml_fixtures >= 8, "{xml_fixtures}");
+    }
+
+    /// Children of test cases in every shape the buffer path takes or
+    /// leaves to the events.
+    const TRICKY: &str = r#"<testsuites><testsuite name="pytest" tests="12">
+<testcase classname="t.test_b" name="test_text" time="1"><system-out>GET /a -&gt; 200 &amp; done</system-out><system-err>warn</system-err></testcase>
+<testcase classname="t.test_b" name="test_fail" time="2">
+  <failure message="AssertionError: x &lt; y" type="AssertionError">E   AssertionError: x &lt; y</failure>
+  <failure message="second">ignored</failure>
+  <system-out>out</system-out>
+</testcase>
+<testcase classname="t.test_b" name="test_skip" time="3"><skipped type="pytest.skip" message="no">why</skipped></testcase>
+<testcase classname="t.test_b" name="test_skip_empty" time="4"><skipped/></testcase>
+<testcase classname="t.test_b" name="test_error" time="5"><error message="">E   boom</error></testcase>
+<testcase classname="t.test_b" name="test_cdata" time="6"><system-out><![CDATA[<raw>]]></system-out></testcase>
+<testcase classname="t.test_b" name="test_nested" time="7"><failure message="m"><b>bold</b> text</failure></testcase>
+<testcase classname="t.test_b" name="test_comment" time="8"><!-- c --><system-out>x</system-out></testcase>
+<testcase classname="t.test_b" name="test_unknown" time="9"><properties><property name="a" value="b"/></properties><rerunFailure message="flaky">t</rerunFailure></testcase>
+<testcase classname="t.test_b" name="test_quoted" time="10"><failure message="a>b">E   a&gt;b</failure></testcase>
+<testcase classname="t.test_b" name="test_spaced_end" time="11"><system-out>x</system-out></testcase >
+<testcase classname="t.test_b" name="test_ns" time="12"><x:failure message="ns">body</x:failure></testcase>
+</testsuite></testsuites>"#;
 
     fn detail(body: &str) -> String {
         let doc = format!(
