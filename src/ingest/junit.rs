@@ -511,7 +511,7 @@ fn fast_path() -> bool {
 /// unless it is inside a quoted value, which the attribute scan then finds
 /// open (and the caller gives up).
 fn start_tag(rest: &[u8]) -> Option<(&[u8], bool, usize)> {
-    let end = memchr::memchr(b'>', rest)?;
+    let end = find_byte(b'>', rest)?;
     Some(match rest[..end].strip_suffix(b"/") {
         Some(attributes) => (attributes, true, end + 1),
         None => (&rest[..end], false, end + 1),
@@ -555,7 +555,7 @@ fn simple_child(s: &[u8]) -> Option<SimpleChild<'_>> {
             len: open,
         });
     }
-    let text_len = memchr::memchr(b'<', &s[open..])?;
+    let text_len = find_byte(b'<', &s[open..])?;
     let close = &s[open + text_len..];
     let closed = close
         .strip_prefix(b"</")
@@ -822,13 +822,25 @@ impl<'a> Iterator for AttrScan<'a> {
             self.rest = &r[after..];
             return None;
         }
-        let close = after + 1 + memchr::memchr(quote, &r[after + 1..])?;
+        let close = after + 1 + find_byte(quote, &r[after + 1..])?;
         self.rest = &r[close + 1..];
         Some(Attr {
             key,
             value: &r[after + 1..close],
         })
     }
+}
+
+/// `memchr` for short haystacks (attribute values, tags): the SSE2 search
+/// inlined, without the call through the runtime-selected AVX2 routine,
+/// whose set-up costs more than the search on a few dozen bytes.
+#[inline]
+fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(needle) {
+        return one.find(hay);
+    }
+    memchr::memchr(needle, hay)
 }
 
 /// Attribute value as text: borrowed from the tag when it has no escapes.
