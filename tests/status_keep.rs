@@ -16,11 +16,14 @@ fn read(dir: &Path, keep: Keep) -> Vec<IterationData> {
     store.refresh_once().updated
 }
 
-/// The status JSON of `dir` both ways, and how many failure details the
-/// summary-only read left out (it must leave some out to be worth it).
+/// The status JSON of `dir` both ways, the number of failures with a
+/// detail, and of those whose detail the summary-only read cut short (it
+/// must cut some to be worth it).
 fn compare(dir: &Path) -> (usize, usize) {
     let full = read(dir, Keep::All);
     let brief = read(dir, Keep::Summary);
+    assert_eq!(full.len(), brief.len());
+    let (mut details, mut cut) = (0, 0);
     for (a, b) in full.iter().zip(&brief) {
         assert_eq!(
             status::json_text(&full, Some(a), None, &[]),
@@ -32,16 +35,26 @@ fn compare(dir: &Path) -> (usize, usize) {
             status::to_text("t", &full, Some(a), None, &[]),
             status::to_text("t", &brief, Some(b), None, &[]),
         );
+        assert_eq!(a.tests.len(), b.tests.len());
+        for (x, y) in a.tests.iter().zip(&b.tests) {
+            let (Some(x), Some(y)) = (x.failure.as_deref(), y.failure.as_deref()) else {
+                continue;
+            };
+            let kept =
+                |f: &loopdeck::model::Failure| f.detail.len() + f.stdout.len() + f.stderr.len();
+            if kept(x) > 0 {
+                details += 1;
+                // Left out, there is still a trace of one: its first line.
+                assert!(
+                    y.detail.is_empty() == x.detail.is_empty(),
+                    "{}",
+                    dir.display()
+                );
+            }
+            cut += usize::from(kept(y) < kept(x));
+        }
     }
-    assert_eq!(full.len(), brief.len());
-    let details = |its: &[IterationData]| {
-        its.iter()
-            .flat_map(|it| &it.tests)
-            .filter_map(|t| t.failure.as_deref())
-            .filter(|f| !f.detail.is_empty() || !f.stdout.is_empty() || !f.stderr.is_empty())
-            .count()
-    };
-    (details(&full), details(&full) - details(&brief))
+    (details, cut)
 }
 
 #[test]
@@ -110,7 +123,7 @@ ledger does not balance: off by 10 cents</failure></testcase>
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("junit.xml"), doc).unwrap();
     let (details, left_out) = compare(dir.path());
-    // Every traceback but the panic's is left out once the message is known.
+    // Every traceback but the panic's is cut to its first line.
     assert_eq!((details, left_out), (4, 3));
     let brief = read(dir.path(), Keep::Summary);
     let messages: Vec<&str> = brief[0]
@@ -128,4 +141,44 @@ ledger does not balance: off by 10 cents</failure></testcase>
             "thread 'main' panicked at src/lib.rs:7:9:",
         ]
     );
+}
+
+#[test]
+fn reports_of_one_run_in_two_formats_merge_the_same_without_tracebacks() {
+    // The same tests in a JUnit file and in the runner's own report: the
+    // merge prefers the entry with a detail, so the summary-only read must
+    // still tell a failure with one from a failure without.
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports");
+    let mut projects: std::collections::BTreeMap<String, Vec<std::path::PathBuf>> =
+        Default::default();
+    for runner in std::fs::read_dir(&reports).unwrap() {
+        let runner = runner.unwrap().path();
+        for case in std::fs::read_dir(&runner).into_iter().flatten() {
+            let case = case.unwrap().path();
+            for file in std::fs::read_dir(&case).into_iter().flatten() {
+                let file = file.unwrap().path();
+                let name = file.file_name().unwrap().to_string_lossy().to_string();
+                if name != "expected.json" && name != "alt-expected.json" && !name.ends_with(".txt")
+                {
+                    let project = case.file_name().unwrap().to_string_lossy().to_string();
+                    projects.entry(project).or_default().push(file);
+                }
+            }
+        }
+    }
+    let mut merged = 0;
+    for (project, files) in &projects {
+        if files.len() < 2 {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for (i, file) in files.iter().enumerate() {
+            let name = file.file_name().unwrap().to_string_lossy();
+            std::fs::copy(file, dir.path().join(format!("{i}-{name}"))).unwrap();
+        }
+        let (details, _) = compare(dir.path());
+        assert!(details > 0, "{project}");
+        merged += 1;
+    }
+    assert!(merged >= 4, "{merged}");
 }

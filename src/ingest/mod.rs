@@ -33,10 +33,13 @@ pub enum Keep {
     #[default]
     All,
     /// What the counts, modules and failure groups are made of: JUnit
-    /// failures keep their message, and their traceback only where the
-    /// cause of the failure is read from it ([`crate::model::cause_in_detail`]);
-    /// captured output is skipped unread. For `loopdeck status`, which
-    /// prints no tracebacks: a 100k-test report's are megabytes.
+    /// failures keep their message, and their whole traceback only where
+    /// the cause of the failure is read from it
+    /// ([`crate::model::cause_in_detail`]); of others its first line (so
+    /// that merging reports still tells a failure with a traceback from
+    /// one without); captured output is skipped unread. For `loopdeck
+    /// status`, which prints no tracebacks: a 100k-test report's are
+    /// megabytes.
     Summary,
 }
 pub use synthetic::generate_junit;
