@@ -632,18 +632,15 @@ impl<R: BufRead> Content<'_, '_, R> {
 }
 
 /// Skips to the end of the element `end` just opened (nested elements of
-/// the same name included), keeping nothing.
+/// the same name included), keeping nothing: [`read_text`] without output,
+/// which passes over plain text in one go (quick-xml's `read_to_end`
+/// makes an event of every entity reference on the way).
 fn skip<R: BufRead>(reader: &mut Reader<R>, end: QName<'_>, aux: &mut Vec<u8>) -> Result<(), Fail> {
-    aux.clear();
-    reader
-        .read_to_end_into(end, aux)
-        .map(drop)
-        .map_err(|e| Fail::Xml(e, reader.error_position()))
+    read_text(reader, end, aux, None)
 }
 
 /// Reads the content of the element `end` just opened, up to its end tag,
-/// appending its text to `out` (`None`: passes over it, faster than
-/// [`skip`] on text with many entity references): text
+/// appending its text to `out` (`None`: passes over it): text
 /// unescaped (only the predefined entities and character references),
 /// CDATA sections verbatim, comments, processing instructions and nested
 /// tags dropped (the text inside nested elements is kept).
@@ -1158,7 +1155,7 @@ impl Parser {
                 content.skip(name)?;
             }
             b"system-out" | b"system-err" if self.keep == Keep::Summary => {
-                content.text(name, None)?;
+                content.skip(name)?;
             }
             tag @ (b"system-out" | b"system-err") => {
                 let mut raw = self.spare.pop().unwrap_or_default();
