@@ -45,6 +45,28 @@ fn truncated_xml_is_truncated_at_every_cut() {
 }
 
 #[test]
+fn a_file_cut_inside_a_test_case_says_where_it_ends() {
+    // Cut inside the text of a child the parser reads, skips or passes
+    // over: the message names the missing end tag and the end of the file.
+    for child in [
+        r#"<failure message="boom">trace &amp; more"#,
+        r#"<properties><property name="x" value="y"/>"#,
+        r#"<system-out>GET /a -&gt; 200"#,
+        r#"<rerunFailure message="flaky">once"#,
+    ] {
+        let doc = junit(&format!(r#"<testcase classname="a.B" name="t">{child}"#));
+        let cut = doc.find("</testsuite>").unwrap();
+        match ingest::parse(&doc.as_bytes()[..cut]) {
+            Err(IngestError::Truncated(m)) => {
+                assert!(m.ends_with(&format!("at byte {cut}")), "{child}: {m}");
+                assert!(m.contains("not found"), "{child}: {m}");
+            }
+            other => panic!("{child}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn truncated_json_document_is_truncated() {
     let doc = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -730,7 +730,7 @@ fn read_text<R: BufRead>(
             Event::Eof => {
                 let name = String::from_utf8_lossy(end.as_ref()).into_owned();
                 let e = XmlError::IllFormed(IllFormedError::MissingEndTag(name));
-                return Err(Fail::Xml(e, reader.error_position()));
+                return Err(Fail::Xml(e, reader.buffer_position()));
             }
             _ => {}
         }
