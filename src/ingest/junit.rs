@@ -28,6 +28,8 @@ use quick_xml::Reader;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::QName;
+// Space as quick-xml has it (not form feed), and a tag's name up to it.
+use quick_xml::utils::{is_whitespace, name_len};
 
 use super::text::{decode_entity, first_line, message_line, pytest_unmangle, strip_ansi};
 use super::{IngestError, Keep, go, pytest};
@@ -440,7 +442,7 @@ fn whole_case<R: BufRead>(reader: &mut Reader<R>, p: &mut Parser) -> bool {
         return false;
     };
     // Space before the case: a text event the walk would ignore.
-    let mut at = buf.iter().take_while(|&&b| is_xml_space(b)).count();
+    let mut at = buf.iter().take_while(|&&b| is_whitespace(b)).count();
     let Some(case) = tag(&buf[at..]).filter(|t| t.name == b"testcase") else {
         return false;
     };
@@ -453,7 +455,7 @@ fn whole_case<R: BufRead>(reader: &mut Reader<R>, p: &mut Parser) -> bool {
     if !case.empty {
         loop {
             // Space between children: text events the walk ignores in a case.
-            while buf.get(at).is_some_and(|&b| is_xml_space(b)) {
+            while buf.get(at).is_some_and(|&b| is_whitespace(b)) {
                 at += 1;
             }
             if buf[at..].starts_with(CLOSE) {
@@ -496,11 +498,6 @@ fn first_raw_line(raw: &[u8]) -> Option<&[u8]> {
         return None;
     }
     Some(&body[..memchr::memchr(b'\n', body).unwrap_or(body.len())])
-}
-
-/// Space as XML (and quick-xml) has it: not form feed or other controls.
-fn is_xml_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 #[cfg(test)]
@@ -546,14 +543,10 @@ fn tag(s: &[u8]) -> Option<Tag<'_>> {
         Some(c) => (c, true),
         None => (content, false),
     };
-    let name_len = content
-        .iter()
-        .position(|&b| is_xml_space(b))
-        .unwrap_or(content.len());
-    let name = &content[..name_len];
+    let (name, attributes) = content.split_at(name_len(content));
     (!name.is_empty()).then_some(Tag {
         name,
-        attributes: &content[name_len..],
+        attributes,
         empty,
         len: end + 2,
     })
@@ -818,7 +811,7 @@ impl<'a> AttrScan<'a> {
     /// into quoted values: only space is left, and no key held a quote.
     fn read_all(mut self) -> bool {
         self.by_ref().for_each(drop);
-        !self.quote_in_key && self.rest.iter().all(|&b| is_xml_space(b))
+        !self.quote_in_key && self.rest.iter().all(|&b| is_whitespace(b))
     }
 }
 
