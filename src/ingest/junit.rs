@@ -1177,9 +1177,7 @@ impl Parser {
             return true;
         }
         let m = pytest_attr_message(attr);
-        m.is_empty()
-            || m == "collection failure"
-            || crate::model::cause_in_detail(&message_line(&strip_ansi(&m)))
+        pytest_message_in_body(&m) || crate::model::cause_in_detail(&message_line(&strip_ansi(&m)))
     }
 
     fn dialect_for(&mut self) -> Dialect {
@@ -1460,7 +1458,7 @@ fn failure_message(dialect: Dialect, attr: &str, body: &str) -> String {
         Dialect::Go => return go::first_output_line(body),
         Dialect::Pytest => {
             let m = pytest_attr_message(attr);
-            if m.is_empty() || m == "collection failure" {
+            if pytest_message_in_body(&m) {
                 pytest::first_e_line(body).map(str::to_string).unwrap_or(m)
             } else {
                 m
@@ -1488,6 +1486,13 @@ fn failure_message(dialect: Dialect, attr: &str, body: &str) -> String {
 fn pytest_attr_message(attr: &str) -> String {
     let attr = pytest_unmangle(attr);
     pytest::unwrap_phase_error(first_line(&attr)).to_string()
+}
+
+/// Whether a pytest failure whose attribute gives the message `m` has its
+/// real message in its body instead (the first `E` line): a collection
+/// error, or no message at all.
+fn pytest_message_in_body(m: &str) -> bool {
+    m.is_empty() || m == "collection failure"
 }
 
 /// jest-junit joins describe blocks and the test title with spaces. The
