@@ -23,6 +23,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             on_data(state, changed, removed);
             Vec::new()
         }
+        Msg::Patch(patches) => {
+            on_patch(state, patches);
+            Vec::new()
+        }
         Msg::RootError(e) => {
             state.root_error = e;
             Vec::new()
@@ -83,13 +87,7 @@ fn on_data(state: &mut State, changed: Vec<IterationData>, removed: Vec<String>)
     state
         .iterations
         .sort_by(|a, b| (a.data.number, &a.data.key).cmp(&(b.data.number, &b.data.key)));
-    // "new" / "still" markers compare with the iteration before.
-    let mut before = None;
-    for it in &mut state.iterations {
-        let now = it.failing_ids();
-        it.failing_before = before.take();
-        before = Some(now);
-    }
+    link_failing_before(state);
     state.viewing =
         viewing_key.and_then(|k| state.iterations.iter().position(|it| it.data.key == k));
     if let Some(d) = &state.detail
@@ -98,6 +96,35 @@ fn on_data(state: &mut State, changed: Vec<IterationData>, removed: Vec<String>)
         state.detail = None;
     }
     state.rebuild_rows();
+}
+
+/// Tests that changed in place or were appended (a report being written):
+/// only those are touched.
+fn on_patch(state: &mut State, patches: Vec<crate::results::IterationPatch>) {
+    let current = state.current().map(|it| it.data.key.clone());
+    let mut rows = false;
+    for p in patches {
+        let key = p.data.key.clone();
+        match state.iterations.iter_mut().find(|it| it.data.key == key) {
+            Some(it) => it.patch(p),
+            // The reader sends a whole iteration before any patch of it.
+            None => tracing::warn!("a patch for unknown iteration {key}"),
+        }
+        rows |= current.as_ref() == Some(&key);
+    }
+    link_failing_before(state);
+    if rows {
+        state.rebuild_rows();
+    }
+}
+
+/// "new" / "still" markers compare with the iteration before: each
+/// iteration shares the previous one's failing set (no copy).
+fn link_failing_before(state: &mut State) {
+    let mut before = None;
+    for it in &mut state.iterations {
+        it.failing_before = before.replace(it.failing.clone());
+    }
 }
 
 fn mode(state: &State) -> Mode {

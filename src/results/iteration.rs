@@ -13,7 +13,7 @@ use super::formats::Formats;
 use super::layout::{self, FileRole};
 use super::reruns::{self, RunMark, Slot};
 use super::safe::{self, Refusal};
-use super::tail::{Ctx, MetaFile, Problem, ReportFile};
+use super::tail::{Ctx, Delta, MetaFile, Problem, ReportFile};
 use crate::ingest::Shape;
 use crate::model::{Deployment, IterationMeta, TestCase};
 use crate::sanitize;
@@ -54,6 +54,22 @@ pub struct IterationData {
     pub started: Option<DateTime<Utc>>,
     /// Newest modification time of the files read.
     pub modified: Option<DateTime<Utc>>,
+}
+
+/// An iteration whose tests changed only in place or at the end, as a
+/// patch on the view handed out before (see
+/// [`super::Store::refresh_live`]): costs what changed, not what the
+/// iteration holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IterationPatch {
+    /// Everything but the tests: `tests` and `provisional` are empty
+    /// here; the receiver keeps its own (and has no provisional tests).
+    pub data: IterationData,
+    /// Number of tests after the patch.
+    pub len: usize,
+    /// Tests added or changed, by index, ascending; indices at or past the
+    /// old length are new tests, in order.
+    pub changed: Vec<(usize, TestCase)>,
 }
 
 /// One report file of an iteration.
@@ -99,6 +115,9 @@ pub(crate) struct IterState {
     pub shown: bool,
     /// Pending flags as of the last view returned by a refresh.
     shown_pending: Vec<bool>,
+    /// A whole view of this iteration was handed out, and nothing since
+    /// (a report removed, the runs changed) forces the next one to be whole.
+    pub sent: bool,
 }
 
 impl IterState {
@@ -116,6 +135,51 @@ impl IterState {
             marks: Vec::new(),
             shown: true,
             shown_pending: Vec::new(),
+            sent: false,
+        }
+    }
+
+    /// The changes since the last view as a patch, when they can be one:
+    /// a whole view was handed out before, no report was replaced, at most
+    /// one report has tests (so the view's tests are that report's, in its
+    /// order) and no rerun is recorded (nothing provisional).
+    pub fn build_patch(
+        &self,
+        root: &Path,
+        formats: &dyn Formats,
+        now: SystemTime,
+        settle: Duration,
+    ) -> Option<IterationPatch> {
+        if !self.sent || !self.marks.is_empty() {
+            return None;
+        }
+        let mut source = None;
+        for f in self.reports.values() {
+            let Delta::Tests(changed) = &f.delta else {
+                return None;
+            };
+            let tests = f.report.as_ref().map_or(&[][..], |r| &r.tests[..]);
+            if !tests.is_empty() {
+                if source.is_some() {
+                    return None;
+                }
+                source = Some((tests, changed));
+            }
+        }
+        let (tests, mut indices) = source.map_or((&[][..], Vec::new()), |(t, c)| (t, c.clone()));
+        indices.sort_unstable();
+        indices.dedup();
+        Some(IterationPatch {
+            data: self.build_with(root, formats, now, settle, false),
+            len: tests.len(),
+            changed: indices.into_iter().map(|i| (i, tests[i].clone())).collect(),
+        })
+    }
+
+    /// The view handed out is up to date: forget what changed.
+    pub fn clear_deltas(&mut self) {
+        for f in self.reports.values_mut() {
+            f.delta = Delta::Tests(Vec::new());
         }
     }
 
@@ -235,8 +299,14 @@ impl IterState {
         }
         let before = self.reports.len();
         self.reports.retain(|rel, _| seen_reports.contains(rel));
-        changed |= before != self.reports.len();
-        changed |= self.refresh_runs(root) && !self.reports.is_empty();
+        if before != self.reports.len() {
+            changed = true;
+            self.sent = false;
+        }
+        if self.refresh_runs(root) {
+            self.sent = false;
+            changed |= !self.reports.is_empty();
+        }
         if !seen_meta && self.meta.take().is_some() {
             changed = true;
         }

@@ -66,7 +66,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 pub use formats::{Formats, Ingest, LineFeed};
-pub use iteration::{FileStatus, IterationData};
+pub use iteration::{FileStatus, IterationData, IterationPatch};
 pub use layout::{Layout, REPORT_EXTENSIONS, digit_runs, iteration_number};
 
 use iteration::IterState;
@@ -84,6 +84,10 @@ pub struct Changes {
     pub layout: Layout,
     /// Iterations whose data changed (or appeared), in iteration order.
     pub updated: Vec<IterationData>,
+    /// Iterations whose tests changed only in place or at the end, as
+    /// patches on the view handed out before ([`Store::refresh_live`]
+    /// only; apply after `updated`).
+    pub patched: Vec<IterationPatch>,
     /// Keys of iterations that no longer exist.
     pub removed: Vec<String>,
     /// The root itself cannot be read (deleted, permissions); all its
@@ -93,7 +97,10 @@ pub struct Changes {
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.updated.is_empty() && self.removed.is_empty() && self.root_error.is_none()
+        self.updated.is_empty()
+            && self.patched.is_empty()
+            && self.removed.is_empty()
+            && self.root_error.is_none()
     }
 }
 
@@ -219,21 +226,40 @@ impl Store {
     /// or when named in `paths`). Iterations with pending files are always
     /// re-checked, so `Some(&[])` just re-checks those.
     pub fn refresh(&mut self, changed: Option<&[PathBuf]>) -> Changes {
+        self.refresh_with(changed, false)
+    }
+
+    /// [`Store::refresh`] for a live view that keeps what it was handed:
+    /// an iteration whose tests only changed in place or grew at the end
+    /// (a streaming report being written) comes as an [`IterationPatch`]
+    /// in `patched`, which costs what changed, not what the iteration
+    /// holds. The receiver must have applied every earlier result.
+    pub fn refresh_live(&mut self, changed: Option<&[PathBuf]>) -> Changes {
+        self.refresh_with(changed, true)
+    }
+
+    fn refresh_with(&mut self, changed: Option<&[PathBuf]>, patches: bool) -> Changes {
         let (dirty, removed) = self.scan(changed);
         let now = SystemTime::now();
         let (root, formats, settle) = (&self.root, &*self.formats, self.settle);
-        let updated = self
-            .iters
-            .iter_mut()
-            .filter(|it| dirty.contains(&it.name))
-            .map(|it| {
-                it.mark_shown(now, settle);
-                it.build(root, formats, now, settle)
-            })
-            .collect();
+        let mut updated = Vec::new();
+        let mut patched = Vec::new();
+        for it in self.iters.iter_mut().filter(|it| dirty.contains(&it.name)) {
+            it.mark_shown(now, settle);
+            match patches
+                .then(|| it.build_patch(root, formats, now, settle))
+                .flatten()
+            {
+                Some(p) => patched.push(p),
+                None => updated.push(it.build(root, formats, now, settle)),
+            }
+            it.sent = true;
+            it.clear_deltas();
+        }
         Changes {
             layout: self.layout,
             updated,
+            patched,
             removed,
             root_error: self.root_error.clone(),
         }
@@ -255,6 +281,7 @@ impl Store {
         Changes {
             layout: self.layout,
             updated,
+            patched: Vec::new(),
             removed,
             root_error: self.root_error.clone(),
         }
@@ -392,6 +419,7 @@ impl Store {
             }
             if !visible {
                 dirty.remove(&it.name);
+                it.sent = false;
             }
             it.shown = visible;
         }

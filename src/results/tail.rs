@@ -88,6 +88,27 @@ impl LineTail {
     }
 }
 
+/// Which tests of a file changed since the store last handed out a view
+/// of its iteration (see [`super::Store::refresh_live`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Delta {
+    /// The report was replaced or dropped (or never handed out): the view
+    /// must be rebuilt.
+    #[default]
+    All,
+    /// Only these tests (indices into the report's tests) were added or
+    /// changed; empty when nothing did.
+    Tests(Vec<usize>),
+}
+
+impl Delta {
+    fn add(&mut self, indices: impl IntoIterator<Item = usize>) {
+        if let Delta::Tests(v) = self {
+            v.extend(indices);
+        }
+    }
+}
+
 /// State of one report file.
 #[derive(Default)]
 pub(crate) struct ReportFile {
@@ -97,6 +118,9 @@ pub(crate) struct ReportFile {
     pub report: Option<Report>,
     lines: Option<LineTail>,
     pub problem: Option<Problem>,
+    /// What changed since the last view; a tailed report adds the tests
+    /// its new lines touched, anything else replaces the whole report.
+    pub delta: Delta,
 }
 
 impl ReportFile {
@@ -143,6 +167,7 @@ impl ReportFile {
             return self.tail(ctx, file);
         }
         // First read, or the file was replaced / truncated / rewritten.
+        self.delta = Delta::All;
         if self.lines.take().is_some() {
             // A new run's report: the old run's tests are not its last good parse.
             self.report = None;
@@ -160,6 +185,9 @@ impl ReportFile {
                 };
                 tail.feed(&head);
                 self.lines = Some(tail);
+                // A new tail starts its report afresh (it replaces whatever
+                // the file held before, whole).
+                self.report = None;
                 self.tail(ctx, file)
             }
             Some(Shape::Document) => {
@@ -203,7 +231,35 @@ impl ReportFile {
             }
         }
         if fed_any || self.report.is_none() {
-            self.report = Some(clean(tail.reader.report()));
+            match tail.reader.delta() {
+                // Only the tests the new lines touched are copied and
+                // cleaned: an append costs what it adds, not what the
+                // report holds.
+                Some((head, changed)) if self.report.is_some() => {
+                    let report = self.report.as_mut().expect("checked");
+                    let (indices, mut tests): (Vec<usize>, Vec<_>) = changed.into_iter().unzip();
+                    clean_tests(&mut tests);
+                    for (i, t) in indices.iter().zip(tests) {
+                        match report.tests.get_mut(*i) {
+                            Some(slot) => *slot = t,
+                            None => report.tests.push(t),
+                        }
+                    }
+                    let tests = std::mem::take(&mut report.tests);
+                    *report = clean_rest(head);
+                    report.tests = tests;
+                    self.delta.add(indices);
+                }
+                Some((mut head, changed)) => {
+                    head.tests = changed.into_iter().map(|(_, t)| t).collect();
+                    self.report = Some(clean(head));
+                    self.delta = Delta::All;
+                }
+                None => {
+                    self.report = Some(clean(tail.reader.report()));
+                    self.delta = Delta::All;
+                }
+            }
         }
         self.problem = None;
         Ok(())

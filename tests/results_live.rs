@@ -1,0 +1,215 @@
+//! The live path from the results directory to the app: a store that hands
+//! out patches (what the UI's reader uses, `Store::refresh_live`) and one
+//! that hands out whole iterations (`Store::refresh`) watch the same
+//! directory while real reports are written into it; the app state fed by
+//! each must be the same after every write, and the patches must carry only
+//! what changed.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use loopdeck::app::{Msg, State, update};
+use loopdeck::model::Summary;
+use loopdeck::results::{Changes, Store};
+
+const REPORT_LOG: &str = "tests/fixtures/reports/pytest-reportlog/shop/report-log.jsonl";
+const JUNIT: &str = "tests/fixtures/reports/pytest-junit-xunit2/shop/junit.xml";
+const GO: &str = "tests/fixtures/reports/go-test-json/geo/report.jsonl";
+
+struct Pair {
+    live: Store,
+    whole: Store,
+    live_state: State,
+    whole_state: State,
+    patches: usize,
+    patched_tests: usize,
+}
+
+fn feed(state: &mut State, changes: Changes) {
+    if !changes.updated.is_empty() || !changes.removed.is_empty() {
+        update(
+            state,
+            Msg::Data {
+                changed: changes.updated,
+                removed: changes.removed,
+            },
+        );
+    }
+    if !changes.patched.is_empty() {
+        update(state, Msg::Patch(changes.patched));
+    }
+}
+
+impl Pair {
+    fn open(root: &Path) -> Pair {
+        let mut p = Pair {
+            live: Store::open(root).unwrap(),
+            whole: Store::open(root).unwrap(),
+            live_state: State::new("t", None, Utc::now()),
+            whole_state: State::new("t", None, Utc::now()),
+            patches: 0,
+            patched_tests: 0,
+        };
+        p.refresh(None);
+        p
+    }
+
+    /// Both stores look at what a watcher would name, then the states are
+    /// compared. Returns how many iterations came as patches.
+    fn refresh(&mut self, paths: Option<&[PathBuf]>) -> usize {
+        let live = self.live.refresh_live(paths);
+        let n = live.patched.len();
+        self.patches += n;
+        self.patched_tests += live.patched.iter().map(|p| p.changed.len()).sum::<usize>();
+        feed(&mut self.live_state, live);
+        feed(&mut self.whole_state, self.whole.refresh(paths));
+        self.assert_same();
+        n
+    }
+
+    fn assert_same(&self) {
+        let (a, b) = (&self.live_state, &self.whole_state);
+        assert_eq!(a.iterations.len(), b.iterations.len());
+        for (x, y) in a.iterations.iter().zip(&b.iterations) {
+            assert_eq!(x.data, y.data, "iteration {}", x.data.key);
+            assert_eq!(x.summary, y.summary, "iteration {}", x.data.key);
+            assert_eq!(
+                x.summary,
+                Summary::with_provisional(&x.data.tests, &x.data.provisional)
+            );
+            assert_eq!(x.failing, y.failing);
+            assert_eq!(x.failing_before, y.failing_before);
+        }
+        assert_eq!(a.failure_rows, b.failure_rows);
+        assert_eq!(a.module_rows, b.module_rows);
+    }
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// Writes `src` into `dst` in pieces (one line, several lines, a line cut in
+/// two), refreshing after each; returns the patches seen.
+fn stream(pair: &mut Pair, src: &str, dst: &Path) -> usize {
+    let data = fs::read(src).unwrap();
+    let mut at = 0;
+    let mut step = 0;
+    let mut patched = 0;
+    while at < data.len() {
+        // 1, 2 or 3 lines, or half a line.
+        let lines = step % 4;
+        let mut end = at;
+        for _ in 0..lines.max(1) {
+            end = match memchr(&data[end..]) {
+                Some(i) => end + i + 1,
+                None => data.len(),
+            };
+        }
+        if lines == 0 {
+            end = at + (end - at) / 2 + 1;
+        }
+        append(dst, &data[at..end]);
+        at = end;
+        step += 1;
+        patched += pair.refresh(Some(&[dst.to_path_buf()]));
+    }
+    patched
+}
+
+fn memchr(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+#[test]
+fn patches_and_whole_views_give_the_same_screen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let it1 = root.join("iter-001");
+    fs::create_dir(&it1).unwrap();
+    let mut pair = Pair::open(root);
+
+    // A report-log written as pytest writes it: after its first read, every
+    // append comes as a patch carrying only the tests it touched.
+    let log = it1.join("report-log.jsonl");
+    let patched = stream(&mut pair, REPORT_LOG, &log);
+    let tests = pair.live_state.iterations[0].data.tests.len();
+    assert!(tests > 10, "the fixture has tests");
+    assert!(patched > 10, "appends came as patches: {patched}");
+    assert!(
+        pair.patched_tests < 3 * tests,
+        "patches carry what changed ({} tests sent for {tests})",
+        pair.patched_tests
+    );
+
+    // The run's JUnit file lands whole next to it: a whole view (two
+    // reports merge), then appends are whole views too.
+    fs::copy(JUNIT, it1.join("junit.xml")).unwrap();
+    assert_eq!(pair.refresh(Some(&[it1.join("junit.xml")])), 0);
+    append(&log, b"\n");
+    pair.refresh(Some(std::slice::from_ref(&log)));
+
+    // The next iteration streams go test -json while the first stays.
+    let it2 = root.join("iter-002");
+    fs::create_dir(&it2).unwrap();
+    pair.refresh(Some(std::slice::from_ref(&it2)));
+    let patched = stream(&mut pair, GO, &it2.join("go.jsonl"));
+    assert!(patched > 0);
+
+    // A rerun recorded in runs.jsonl: the iteration is combined by run,
+    // so it comes whole.
+    let now = Utc::now();
+    let started = (now - chrono::Duration::seconds(60)).to_rfc3339();
+    let run = format!(
+        "{{\"event\":\"started\",\"id\":\"rerun-1\",\"kind\":\"rerun_failed\",\"command\":\"x\",\"started\":\"{started}\"}}\n"
+    );
+    fs::write(it2.join("runs.jsonl"), run).unwrap();
+    assert_eq!(pair.refresh(Some(&[it2.join("runs.jsonl")])), 0);
+
+    // A report removed, a folder removed: whole views, same screen.
+    fs::remove_file(it1.join("junit.xml")).unwrap();
+    pair.refresh(Some(&[it1.join("junit.xml")]));
+    fs::remove_dir_all(&it2).unwrap();
+    pair.refresh(None);
+    assert_eq!(pair.live_state.iterations.len(), 1);
+}
+
+#[test]
+fn a_patch_costs_what_it_adds() {
+    // One test appended to a 20,000-test report-log: the patch carries
+    // that test, not the report.
+    let tmp = tempfile::tempdir().unwrap();
+    let it1 = tmp.path().join("1");
+    fs::create_dir(&it1).unwrap();
+    let log = it1.join("report-log.jsonl");
+    let mut text =
+        String::from("{\"pytest_version\": \"8.3.0\", \"$report_type\": \"SessionStart\"}\n");
+    let line = |i: usize, outcome: &str| {
+        format!(
+            "{{\"nodeid\": \"tests/test_m{}.py::test_{i}\", \"location\": [\"tests/test_m.py\", 1, \"t\"], \"keywords\": {{}}, \"outcome\": \"{outcome}\", \"longrepr\": null, \"when\": \"call\", \"user_properties\": [], \"sections\": [], \"duration\": 0.001, \"start\": 1.0, \"stop\": 1.0, \"$report_type\": \"TestReport\"}}\n",
+            i % 50
+        )
+    };
+    for i in 0..20_000 {
+        text.push_str(&line(i, "passed"));
+    }
+    fs::write(&log, text).unwrap();
+    let mut pair = Pair::open(tmp.path());
+    assert_eq!(pair.live_state.iterations[0].data.tests.len(), 20_000);
+
+    let before = pair.patched_tests;
+    append(&log, line(20_000, "failed").as_bytes());
+    assert_eq!(pair.refresh(Some(std::slice::from_ref(&log))), 1);
+    assert_eq!(pair.patched_tests - before, 1);
+    let it = &pair.live_state.iterations[0];
+    assert_eq!(it.data.tests.len(), 20_001);
+    assert_eq!(it.summary.totals.failed, 1);
+    assert!(it.failing.contains("tests/test_m0.py::test_20000"));
+}
