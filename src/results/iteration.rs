@@ -289,7 +289,7 @@ impl IterState {
                 FileRole::Report => {
                     let f = self.reports.entry(entry.rel.clone()).or_insert_with(|| {
                         changed = true;
-                        ReportFile::default()
+                        ReportFile::named(sanitize::line(&rel_root.to_string_lossy()))
                     });
                     changed |= f.update(ctx, opened(), force);
                     seen_reports.insert(entry.rel);

@@ -121,9 +121,20 @@ pub(crate) struct ReportFile {
     /// What changed since the last view; a tailed report adds the tests
     /// its new lines touched, anything else replaces the whole report.
     pub delta: Delta,
+    /// The file's path relative to the root (sanitised), named where a
+    /// capped text says where the rest is.
+    pub name: String,
 }
 
 impl ReportFile {
+    /// A file not read yet; `name` is its path relative to the root.
+    pub fn named(name: String) -> ReportFile {
+        ReportFile {
+            name,
+            ..ReportFile::default()
+        }
+    }
+
     /// Re-reads the file if it changed (or `force`). `opened` is the result of
     /// opening it safely. Returns whether anything visible changed.
     pub fn update(
@@ -139,6 +150,7 @@ impl ReportFile {
                 let changed = self.problem != problem || self.report.is_some();
                 *self = ReportFile {
                     problem,
+                    name: std::mem::take(&mut self.name),
                     ..ReportFile::default()
                 };
                 return changed;
@@ -238,7 +250,7 @@ impl ReportFile {
                 Some((head, changed)) if self.report.is_some() => {
                     let report = self.report.as_mut().expect("checked");
                     let (indices, mut tests): (Vec<usize>, Vec<_>) = changed.into_iter().unzip();
-                    clean_tests(&mut tests);
+                    clean_tests(&mut tests, &self.name);
                     for (i, t) in indices.iter().zip(tests) {
                         match report.tests.get_mut(*i) {
                             Some(slot) => *slot = t,
@@ -252,11 +264,11 @@ impl ReportFile {
                 }
                 Some((mut head, changed)) => {
                     head.tests = changed.into_iter().map(|(_, t)| t).collect();
-                    self.report = Some(clean(head));
+                    self.report = Some(clean(head, &self.name));
                     self.delta = Delta::All;
                 }
                 None => {
-                    self.report = Some(clean(tail.reader.report()));
+                    self.report = Some(clean(tail.reader.report(), &self.name));
                     self.delta = Delta::All;
                 }
             }
@@ -281,7 +293,9 @@ impl ReportFile {
         // Each half's tests are cleaned on the thread that parsed them.
         if let Some((report, read)) =
             ctx.formats
-                .parse_split(file, &head, stat.len, cap, &|tests| clean_tests(tests))
+                .parse_split(file, &head, stat.len, cap, &|tests| {
+                    clean_tests(tests, &self.name)
+                })
         {
             *ctx.bytes_read += read.saturating_sub(head.len() as u64);
             self.report = Some(clean_rest(report));
@@ -308,7 +322,7 @@ impl ReportFile {
         }
         match parsed {
             Ok(report) => {
-                self.report = Some(clean(report));
+                self.report = Some(clean(report, &self.name));
                 self.problem = None;
             }
             Err(e @ (IngestError::Empty | IngestError::Truncated(_))) => {
@@ -375,7 +389,7 @@ pub(crate) fn looks_binary(head: &[u8]) -> bool {
 /// Sanitises everything of a report that will reach the screen, in place:
 /// strings that are already clean (nearly all) are kept, not copied. Big
 /// reports are cleaned in two halves on two threads.
-pub(crate) fn clean(mut report: Report) -> Report {
+pub(crate) fn clean(mut report: Report, name: &str) -> Report {
     const SPLIT_FROM: usize = 20_000;
     let tests = &mut report.tests[..];
     if tests.len() >= SPLIT_FROM {
@@ -384,12 +398,13 @@ pub(crate) fn clean(mut report: Report) -> Report {
         let second = std::sync::Mutex::new(Some(b));
         let take = || second.lock().ok().and_then(|mut b| b.take());
         std::thread::scope(|s| {
-            let _ = std::thread::Builder::new().spawn_scoped(s, || take().map(clean_tests));
-            clean_tests(a);
+            let _ = std::thread::Builder::new()
+                .spawn_scoped(s, || take().map(|b| clean_tests(b, name)));
+            clean_tests(a, name);
         });
-        take().map(clean_tests);
+        take().map(|b| clean_tests(b, name));
     } else {
-        clean_tests(tests);
+        clean_tests(tests, name);
     }
     clean_rest(report)
 }
@@ -405,7 +420,8 @@ fn clean_rest(mut report: Report) -> Report {
     report
 }
 
-fn clean_tests(tests: &mut [crate::model::TestCase]) {
+/// `name`: the report file, named where a capped text says where the rest is.
+fn clean_tests(tests: &mut [crate::model::TestCase], name: &str) {
     // Tests of one module share its string: clean it once per run of tests.
     let mut last: Option<(Arc<str>, Arc<str>)> = None;
     for t in tests {
@@ -432,11 +448,78 @@ fn clean_tests(tests: &mut [crate::model::TestCase]) {
             if let Some(k) = &mut f.kind {
                 clean_line(k);
             }
-            clean_text(&mut f.detail);
-            clean_text(&mut f.stdout);
-            clean_text(&mut f.stderr);
+            for text in [&mut f.detail, &mut f.stdout, &mut f.stderr] {
+                cap_text(text, name);
+                clean_text(text);
+            }
         }
     }
+}
+
+/// A traceback or captured output longer than this many lines keeps its
+/// first and last [`KEEP_LINES`] lines (the start says what was run, the
+/// end how it failed), with a line saying how many are left out and where
+/// they are: memory stays bounded by what a person can read, and the
+/// detail view answers keys at once whatever a test printed.
+pub const MAX_TEXT_LINES: usize = 2 * KEEP_LINES;
+/// Lines kept at each end of a capped text.
+pub const KEEP_LINES: usize = 1_000;
+/// The same for bytes (a few enormous lines): at most this many at each
+/// end, cut at a line or character boundary.
+pub const KEEP_BYTES: usize = 128 * 1024;
+
+/// Caps `s` as [`MAX_TEXT_LINES`] says, in place.
+pub(crate) fn cap_text(s: &mut String, name: &str) {
+    let lines = || memchr::memchr_iter(b'\n', s.as_bytes()).count();
+    if s.len() <= 2 * KEEP_BYTES && (s.len() <= MAX_TEXT_LINES || lines() <= MAX_TEXT_LINES) {
+        return;
+    }
+    let bytes = s.as_bytes();
+    // The end of the first KEEP_LINES lines, at most KEEP_BYTES in.
+    let head_end = memchr::memchr_iter(b'\n', bytes)
+        .nth(KEEP_LINES - 1)
+        .map_or(bytes.len(), |i| i + 1)
+        .min(KEEP_BYTES);
+    let head_end = floor_char(s, head_end);
+    // The start of the last KEEP_LINES lines, at most KEEP_BYTES back.
+    let tail_start = memchr::memrchr_iter(b'\n', bytes)
+        .nth(KEEP_LINES)
+        .map_or(0, |i| i + 1)
+        .max(bytes.len().saturating_sub(KEEP_BYTES))
+        .max(head_end);
+    let tail_start = ceil_char(s, tail_start);
+    let left_out = &s[head_end..tail_start];
+    if left_out.is_empty() {
+        return;
+    }
+    let lines = memchr::memchr_iter(b'\n', left_out.as_bytes()).count();
+    let what = if lines > 0 {
+        format!("{lines} more lines")
+    } else {
+        format!("{} more bytes", left_out.len())
+    };
+    let mut out = String::with_capacity(head_end + (s.len() - tail_start) + 80);
+    out.push_str(&s[..head_end]);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("… {what} not kept; all of it is in {name}\n"));
+    out.push_str(&s[tail_start..]);
+    *s = out;
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// `*s = sanitize::line(s)` without a copy when `s` is clean.
@@ -535,5 +618,54 @@ impl<T: DeserializeOwned + PartialEq> MetaFile<T> {
     pub fn pending(&self, now: SystemTime, settle: Duration) -> bool {
         self.problem.as_ref().is_some_and(|p| p.transient)
             && is_fresh(self.stat.as_ref(), now, settle)
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    fn numbered(n: usize) -> String {
+        (0..n).map(|i| format!("line {i}\n")).collect()
+    }
+
+    #[test]
+    fn readable_texts_are_kept_whole() {
+        for n in [0, 1, 50, MAX_TEXT_LINES] {
+            let mut s = numbered(n);
+            let before = s.clone();
+            cap_text(&mut s, "iter-001/junit.xml");
+            assert_eq!(s, before, "{n} lines");
+        }
+    }
+
+    #[test]
+    fn long_output_keeps_both_ends_and_says_where_the_rest_is() {
+        let mut s = numbered(10_000);
+        cap_text(&mut s, "iter-001/junit.xml");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 2 * KEEP_LINES + 1);
+        assert_eq!(lines[0], "line 0");
+        assert_eq!(lines[KEEP_LINES - 1], format!("line {}", KEEP_LINES - 1));
+        assert_eq!(
+            lines[KEEP_LINES],
+            "… 8000 more lines not kept; all of it is in iter-001/junit.xml"
+        );
+        assert_eq!(lines[KEEP_LINES + 1], "line 9000");
+        assert_eq!(*lines.last().unwrap(), "line 9999");
+    }
+
+    #[test]
+    fn one_enormous_line_is_cut_by_bytes_at_character_boundaries() {
+        // Three-byte characters, so a byte cut would split one.
+        let mut s = "€".repeat(1_000_000);
+        cap_text(&mut s, "r.xml");
+        assert!(s.len() <= 2 * KEEP_BYTES + 100, "{}", s.len());
+        assert!(s.starts_with('€') && s.ends_with('€'));
+        let marker = s.lines().nth(1).unwrap();
+        assert!(
+            marker.starts_with("… ")
+                && marker.ends_with("more bytes not kept; all of it is in r.xml")
+        );
     }
 }
