@@ -402,7 +402,9 @@ pub(crate) fn clean(mut report: Report, name: &str) -> Report {
                 .spawn_scoped(s, || take().map(|b| clean_tests(b, name)));
             clean_tests(a, name);
         });
-        take().map(|b| clean_tests(b, name));
+        if let Some(b) = take() {
+            clean_tests(b, name);
+        }
     } else {
         clean_tests(tests, name);
     }
