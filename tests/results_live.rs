@@ -213,3 +213,52 @@ fn a_patch_costs_what_it_adds() {
     assert_eq!(it.summary.totals.failed, 1);
     assert!(it.failing.contains("tests/test_m0.py::test_20000"));
 }
+
+#[test]
+fn a_long_history_shows_the_newest_first_and_fills_in_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for i in 1..=30 {
+        let dir = root.join(format!("iter-{i:03}"));
+        fs::create_dir(&dir).unwrap();
+        fs::copy(JUNIT, dir.join("junit.xml")).unwrap();
+    }
+    let mut live = Store::open(root).unwrap();
+    live.set_newest_first(true);
+    let mut state = State::new("t", None, Utc::now());
+
+    let first = live.refresh_live(None);
+    let keys: Vec<&str> = first.updated.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(keys, ["iter-030"], "only the newest is read first");
+    assert_eq!(live.unread(), 29);
+    feed(&mut state, first);
+
+    // The watcher names a file of an old iteration: that one is read now.
+    let touched = root.join("iter-005/junit.xml");
+    let c = live.refresh_live(Some(std::slice::from_ref(&touched)));
+    assert_eq!(c.updated.len(), 1);
+    assert_eq!(c.updated[0].key, "iter-005");
+    feed(&mut state, c);
+
+    let next = live.read_older(10);
+    let keys: Vec<&str> = next.updated.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(keys.first(), Some(&"iter-020"));
+    assert_eq!(keys.last(), Some(&"iter-029"));
+    feed(&mut state, next);
+    while live.unread() > 0 {
+        let c = live.read_older(10);
+        assert!(!c.updated.is_empty());
+        feed(&mut state, c);
+    }
+
+    // Filled in, it is the screen a whole read gives.
+    let mut whole = Store::open(root).unwrap();
+    let mut whole_state = State::new("t", None, Utc::now());
+    feed(&mut whole_state, whole.refresh(None));
+    assert_eq!(state.iterations.len(), 30);
+    for (a, b) in state.iterations.iter().zip(&whole_state.iterations) {
+        assert_eq!(a.data, b.data);
+        assert_eq!(a.summary, b.summary);
+        assert_eq!(a.failing_before, b.failing_before);
+    }
+}

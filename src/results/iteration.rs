@@ -113,6 +113,9 @@ pub(crate) struct IterState {
     /// Part of the view (always in the loop layout; in the single layout
     /// only while the root holds a file loopdeck reads).
     pub shown: bool,
+    /// Not read yet: an older iteration left for later so that the newest
+    /// is on screen at once (see [`super::Store::set_newest_first`]).
+    pub unread: bool,
     /// Pending flags as of the last view returned by a refresh.
     shown_pending: Vec<bool>,
     /// A whole view of this iteration was handed out, and nothing since
@@ -134,6 +137,7 @@ impl IterState {
             runs_stat: None,
             marks: Vec::new(),
             shown: true,
+            unread: false,
             shown_pending: Vec::new(),
             sent: false,
         }

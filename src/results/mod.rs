@@ -117,6 +117,9 @@ pub struct Store {
     max_document_bytes: u64,
     settle: Duration,
     bytes_read: u64,
+    /// Iterations found by a listing are left unread, but the newest: see
+    /// [`Store::set_newest_first`].
+    newest_first: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -158,6 +161,7 @@ impl Store {
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             settle: DEFAULT_SETTLE,
             bytes_read: 0,
+            newest_first: false,
         })
     }
 
@@ -174,6 +178,48 @@ impl Store {
     /// Sets the size limit for whole-document reports.
     pub fn set_max_document_bytes(&mut self, bytes: u64) {
         self.max_document_bytes = bytes;
+    }
+
+    /// A long history opens at once: from now on, iterations that a
+    /// listing finds are not read (nor handed out) except the newest, and
+    /// [`Store::read_older`] reads the rest, newest first, a few at a time.
+    /// An unread iteration the watcher names is read then.
+    pub fn set_newest_first(&mut self, on: bool) {
+        self.newest_first = on;
+    }
+
+    /// Iterations not read yet (see [`Store::set_newest_first`]).
+    pub fn unread(&self) -> usize {
+        self.iters.iter().filter(|it| it.unread).count()
+    }
+
+    /// Reads up to `n` unread iterations, newest first, and hands them out
+    /// whole (as [`Store::refresh_live`] would).
+    pub fn read_older(&mut self, n: usize) -> Changes {
+        let now = SystemTime::now();
+        let mut ctx = Ctx {
+            formats: &*self.formats,
+            max_document_bytes: self.max_document_bytes,
+            bytes_read: &mut self.bytes_read,
+        };
+        let (root, settle) = (&self.root, self.settle);
+        let mut updated = Vec::new();
+        for it in self.iters.iter_mut().rev().filter(|it| it.unread).take(n) {
+            it.unread = false;
+            it.refresh(root, &mut ctx, &HashSet::new(), now, settle);
+            it.mark_shown(now, settle);
+            updated.push(it.build(root, ctx.formats, now, settle));
+            it.sent = true;
+            it.clear_deltas();
+        }
+        updated.reverse();
+        Changes {
+            layout: self.layout,
+            updated,
+            patched: Vec::new(),
+            removed: Vec::new(),
+            root_error: self.root_error.clone(),
+        }
     }
 
     /// Sets how long an empty or half-written file counts as being written.
@@ -363,11 +409,13 @@ impl Store {
                         .drain(..)
                         .map(|it| (it.name.clone(), it))
                         .collect();
+                    let defer = self.newest_first && listing.layout == Layout::Loop;
                     for (name, key, number) in wanted {
                         let it = old.remove(&name).unwrap_or_else(|| {
                             dirty.insert(name.clone());
                             let mut it = IterState::new(name.clone(), key, number);
                             it.shown = listing.layout == Layout::Loop;
+                            it.unread = defer;
                             it
                         });
                         if changed.is_none() {
@@ -376,6 +424,10 @@ impl Store {
                         self.iters.push(it);
                     }
                     removed.extend(old.into_values().filter(|it| it.shown).map(|it| it.key));
+                    // The newest is always read.
+                    if let Some(it) = self.iters.last_mut() {
+                        it.unread = false;
+                    }
                 }
                 Err(e) => {
                     let msg = format!("cannot read {}: {e}", self.root.display());
@@ -396,6 +448,15 @@ impl Store {
         let settle = self.settle;
         for it in &mut self.iters {
             let forced = touched.get(&it.name);
+            if it.unread {
+                if forced.is_none() {
+                    dirty.remove(&it.name);
+                    continue;
+                }
+                // The watcher names it: read it now.
+                it.unread = false;
+                dirty.insert(it.name.clone());
+            }
             let look = changed.is_none()
                 || dirty.contains(&it.name)
                 || forced.is_some()
