@@ -154,8 +154,10 @@ fn make_history(root: &Path, iterations: usize, tests: usize) {
 
 fn history() {
     println!("\n## History: first full read and frame, peak RSS");
-    println!("| loop | first frame (newest iteration) | all iterations read | peak RSS |");
-    println!("| --- | ---: | ---: | ---: |");
+    println!(
+        "| loop | first frame (newest iteration) | all iterations read | an old iteration loaded | peak RSS | RSS after |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (iters, tests) in [(1_000, 466), (100, 10_000)] {
         let tmp = tempfile::tempdir().unwrap();
         make_history(tmp.path(), iters, tests);
@@ -174,6 +176,7 @@ fn history_child(root: &str) {
     let mut store = Store::open(Path::new(root)).unwrap();
     store.set_newest_first(true);
     let mut state = State::new("bench", None, Utc::now());
+    state.compact_history = true;
     feed(&mut state, store.refresh_live(None));
     update(&mut state, Msg::Resize(120, 40));
     let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
@@ -185,18 +188,33 @@ fn history_child(root: &str) {
     }
     term.draw(|f| draw(f, &state, &Theme::plain())).unwrap();
     let filled = t.elapsed();
-    let rss = fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
-        .unwrap();
+    // Stepping to an old iteration: asked for, read, shown.
+    let t = Instant::now();
+    let key = state.iterations[state.iterations.len() / 2]
+        .data
+        .key
+        .clone();
+    feed(&mut state, store.load(&key));
+    let load = t.elapsed();
+    let now = rss_kb("VmRSS:");
+    let rss = rss_kb("VmHWM:");
     println!(
-        "{:.0} ms | {:.0} ms | {} MB",
+        "{:.0} ms | {:.0} ms | {:.0} ms | {} MB | {} MB",
         ms(first),
         ms(filled),
-        rss / 1024
+        ms(load),
+        rss / 1024,
+        now / 1024
     );
+}
+
+fn rss_kb(field: &str) -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .unwrap()
 }
 
 fn status() {

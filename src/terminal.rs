@@ -294,6 +294,8 @@ fn apply(edges: &mut Edges, state: &mut State, msg: Msg) -> Result<bool> {
                     }
                 }
             }
+            // The runtime does not keep history compact yet.
+            Effect::Load(_) => {}
             Effect::Cancel => {
                 if let Some(run) = &edges.run {
                     run.cancel();

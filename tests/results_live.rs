@@ -262,3 +262,104 @@ fn a_long_history_shows_the_newest_first_and_fills_in_behind() {
         assert_eq!(a.failing_before, b.failing_before);
     }
 }
+
+#[test]
+fn older_iterations_are_dropped_after_they_are_handed_out_and_read_again_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for i in 1..=4 {
+        let dir = root.join(format!("iter-{i:03}"));
+        fs::create_dir(&dir).unwrap();
+        fs::copy(JUNIT, dir.join("junit.xml")).unwrap();
+    }
+    let mut live = Store::open(root).unwrap();
+    live.set_newest_first(true);
+    let mut state = State::new("t", None, Utc::now());
+    feed(&mut state, live.refresh_live(None));
+    while live.unread() > 0 {
+        feed(&mut state, live.read_older(2));
+    }
+    let whole = || {
+        let mut s = Store::open(root).unwrap();
+        s.refresh(None).updated
+    };
+
+    // Nothing changed: a rescan hands out none of the dropped iterations
+    // (only the newest, as it always did: as an empty patch) and reads
+    // nothing.
+    let read = live.bytes_read();
+    let c = live.refresh_live(None);
+    assert!(c.updated.is_empty());
+    let keys: Vec<&str> = c.patched.iter().map(|p| p.data.key.as_str()).collect();
+    assert_eq!(keys, ["iter-004"]);
+    assert!(c.patched[0].changed.is_empty());
+    assert_eq!(
+        live.bytes_read(),
+        read,
+        "dropped iterations are not re-read"
+    );
+
+    // Asked for, an old one comes back whole.
+    let c = live.load("iter-002");
+    assert_eq!(c.updated.len(), 1);
+    assert_eq!(c.updated[0], whole()[1]);
+
+    // A report added to a dropped iteration: it is read again whole, so
+    // the view holds both reports, not only the new one.
+    let it1 = root.join("iter-001");
+    fs::copy(REPORT_LOG, it1.join("report-log.jsonl")).unwrap();
+    let c = live.refresh_live(Some(&[it1.join("report-log.jsonl")]));
+    assert_eq!(c.updated.len(), 1);
+    assert_eq!(c.updated[0], whole()[0]);
+    assert_eq!(c.updated[0].files.len(), 2);
+}
+
+#[test]
+fn the_app_keeps_history_compact_and_asks_for_what_it_shows() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use loopdeck::app::Effect;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for i in 1..=3 {
+        let dir = root.join(format!("iter-{i:03}"));
+        fs::create_dir(&dir).unwrap();
+        fs::copy(JUNIT, dir.join("junit.xml")).unwrap();
+    }
+    let mut store = Store::open(root).unwrap();
+    let mut state = State::new("t", None, Utc::now());
+    state.compact_history = true;
+    feed(&mut state, store.refresh(None));
+    let compact: Vec<bool> = state.iterations.iter().map(|it| it.compact).collect();
+    assert_eq!(
+        compact,
+        [true, true, false],
+        "only the latest keeps its tests"
+    );
+    assert!(state.iterations[0].data.tests.is_empty());
+    let failing = state.iterations[2].summary.totals.failing();
+    assert!(failing > 0, "the fixture has failures");
+    assert_eq!(state.iterations[1].summary.totals.failing(), failing);
+    assert!(state.iterations[2].failing_before.as_ref().unwrap().len() == failing);
+
+    // Stepping back to iteration 2 asks for its tests, once.
+    let left = || Msg::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE));
+    let effects = update(&mut state, left());
+    assert_eq!(effects, vec![Effect::Load("iter-002".into())]);
+    assert!(state.failure_rows.is_empty());
+    let c = store.load("iter-002");
+    update(
+        &mut state,
+        Msg::Data {
+            changed: c.updated,
+            removed: c.removed,
+        },
+    );
+    assert!(!state.iterations[1].compact);
+    assert!(!state.failure_rows.is_empty(), "its failures are listed");
+    assert_eq!(state.loading, None);
+
+    // Further back: iteration 2 goes compact again, iteration 1 is asked for.
+    let effects = update(&mut state, left());
+    assert_eq!(effects, vec![Effect::Load("iter-001".into())]);
+    assert!(state.iterations[1].compact);
+}

@@ -18,6 +18,10 @@ pub struct Iteration {
     /// Counts kept test by test, made on the first patch (an iteration
     /// that is being written): see [`Iteration::patch`].
     live: Option<LiveSummary>,
+    /// Only the summary and the failing ids are kept (`data.tests` is
+    /// empty): an older iteration nobody looks at. Viewing it asks the
+    /// reader for its tests again ([`crate::app::Effect::Load`]).
+    pub compact: bool,
 }
 
 impl Iteration {
@@ -35,7 +39,17 @@ impl Iteration {
             failing: Arc::new(failing),
             failing_before: None,
             live: None,
+            compact: false,
         }
+    }
+
+    /// Drops the tests, keeping what the header, the history and the next
+    /// iteration's "new"/"still" marks need: memory grows with what is on
+    /// screen, not with every test ever seen.
+    pub fn compact(&mut self) {
+        self.data.tests = Vec::new();
+        self.live = None;
+        self.compact = true;
     }
 
     /// Applies a patch from the results reader: only the tests it names

@@ -65,4 +65,7 @@ pub enum Effect {
     },
     /// Terminate the running command's process group (TERM, then KILL).
     Cancel,
+    /// Read this iteration's tests again (by key): it is on screen but was
+    /// kept compact. The answer comes as [`Msg::Data`].
+    Load(String),
 }

@@ -41,7 +41,7 @@ pub fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 }
 
 pub fn failure_rows(state: &State) -> Vec<FailureRow> {
-    let Some(it) = state.current() else {
+    let Some(it) = state.current().filter(|it| !it.compact) else {
         return Vec::new();
     };
     let shown = |t: &usize| {

@@ -13,6 +13,33 @@ use crate::model::TestCase;
 use crate::results::IterationData;
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let mut effects = apply(state, msg);
+    if state.compact_history {
+        keep_history_compact(state, &mut effects);
+    }
+    effects
+}
+
+/// Iterations other than the latest and the one on screen keep only their
+/// summary; the one on screen, if compact, is asked for.
+fn keep_history_compact(state: &mut State, effects: &mut Vec<Effect>) {
+    let (current, last) = (state.current_index(), state.iterations.len().checked_sub(1));
+    for (i, it) in state.iterations.iter_mut().enumerate() {
+        if !it.compact && Some(i) != current && Some(i) != last {
+            it.compact();
+        }
+    }
+    let wanted = state
+        .current()
+        .filter(|it| it.compact)
+        .map(|it| it.data.key.clone());
+    if wanted.is_some() && wanted != state.loading {
+        effects.push(Effect::Load(wanted.clone().expect("checked")));
+    }
+    state.loading = wanted;
+}
+
+fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(state, key),
         Msg::Resize(w, h) => {

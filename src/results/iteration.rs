@@ -116,6 +116,10 @@ pub(crate) struct IterState {
     /// Not read yet: an older iteration left for later so that the newest
     /// is on screen at once (see [`super::Store::set_newest_first`]).
     pub unread: bool,
+    /// The parsed reports were dropped to bound memory (an older
+    /// iteration the app keeps compact); the next look that finds a change,
+    /// or [`IterState::reload`], reads every report again.
+    pub evicted: bool,
     /// Pending flags as of the last view returned by a refresh.
     shown_pending: Vec<bool>,
     /// A whole view of this iteration was handed out, and nothing since
@@ -138,6 +142,7 @@ impl IterState {
             marks: Vec::new(),
             shown: true,
             unread: false,
+            evicted: false,
             shown_pending: Vec::new(),
             sent: false,
         }
@@ -178,6 +183,53 @@ impl IterState {
             len: tests.len(),
             changed: indices.into_iter().map(|i| (i, tests[i].clone())).collect(),
         })
+    }
+
+    /// Drops the parsed reports (keeping each file's stat, so an
+    /// unchanged folder stays unread): see [`IterState::evicted`].
+    pub fn evict(&mut self) {
+        for f in self.reports.values_mut() {
+            f.evict();
+        }
+        self.evicted = true;
+        self.sent = false;
+    }
+
+    /// Makes the next refresh read every report of an evicted iteration.
+    pub fn reload(&mut self) {
+        if self.evicted {
+            for f in self.reports.values_mut() {
+                f.stat = None;
+            }
+            self.evicted = false;
+        }
+    }
+
+    /// Whether a file of an evicted iteration changed, appeared or went
+    /// (by `lstat`; a change is confirmed when the files are read).
+    fn changed_since_evicted(&self, root: &Path) -> bool {
+        let Ok(entries) = layout::list_iteration(&self.dir(root)) else {
+            return true;
+        };
+        let mut reports = 0;
+        for entry in entries {
+            if entry.role != FileRole::Report {
+                continue;
+            }
+            reports += 1;
+            let path = self.dir(root).join(&entry.rel);
+            let meta = if entry.symlink {
+                std::fs::metadata(path)
+            } else {
+                std::fs::symlink_metadata(path)
+            };
+            let stat = meta.ok().map(|m| safe::Stat::of(&m));
+            match self.reports.get(&entry.rel) {
+                Some(f) if f.stat.is_some() && f.stat == stat => {}
+                _ => return true,
+            }
+        }
+        reports != self.reports.len()
     }
 
     /// The view handed out is up to date: forget what changed.
@@ -250,6 +302,14 @@ impl IterState {
     ) -> bool {
         let dir = self.dir(root);
         let mut changed = false;
+        if self.evicted {
+            if forced.is_empty() && !self.changed_since_evicted(root) {
+                return false;
+            }
+            // Something changed: read it all again (the view is whole).
+            self.reload();
+            changed = true;
+        }
         let entries = match layout::list_iteration(&dir) {
             Ok(e) => {
                 changed |= self.listing_error.take().is_some();

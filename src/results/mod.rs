@@ -188,6 +188,38 @@ impl Store {
         self.newest_first = on;
     }
 
+    /// Reads an iteration again whole (by key), e.g. one the UI kept
+    /// compact and now shows: its reports were dropped after it was handed
+    /// out (see [`Store::set_newest_first`]).
+    pub fn load(&mut self, key: &str) -> Changes {
+        self.read_now(|it| it.key == key, 1)
+    }
+
+    fn empty_changes(&self) -> Changes {
+        Changes {
+            layout: self.layout,
+            updated: Vec::new(),
+            patched: Vec::new(),
+            removed: Vec::new(),
+            root_error: self.root_error.clone(),
+        }
+    }
+
+    /// With [`Store::set_newest_first`], only the newest iteration keeps
+    /// its parsed reports once handed out; the app keeps the others
+    /// compact and asks with [`Store::load`] for the one it shows.
+    fn evict_older(&mut self) {
+        if !self.newest_first {
+            return;
+        }
+        let n = self.iters.len();
+        for it in self.iters.iter_mut().take(n.saturating_sub(1)) {
+            if !it.evicted && !it.unread {
+                it.evict();
+            }
+        }
+    }
+
     /// Iterations not read yet (see [`Store::set_newest_first`]).
     pub fn unread(&self) -> usize {
         self.iters.iter().filter(|it| it.unread).count()
@@ -196,6 +228,12 @@ impl Store {
     /// Reads up to `n` unread iterations, newest first, and hands them out
     /// whole (as [`Store::refresh_live`] would).
     pub fn read_older(&mut self, n: usize) -> Changes {
+        self.read_now(|it| it.unread, n)
+    }
+
+    /// Reads up to `limit` iterations that `which` picks, newest first,
+    /// whole, and hands them out.
+    fn read_now(&mut self, which: impl Fn(&IterState) -> bool, limit: usize) -> Changes {
         let now = SystemTime::now();
         let mut ctx = Ctx {
             formats: &*self.formats,
@@ -204,8 +242,15 @@ impl Store {
         };
         let (root, settle) = (&self.root, self.settle);
         let mut updated = Vec::new();
-        for it in self.iters.iter_mut().rev().filter(|it| it.unread).take(n) {
+        for it in self
+            .iters
+            .iter_mut()
+            .rev()
+            .filter(|it| which(it))
+            .take(limit)
+        {
             it.unread = false;
+            it.reload();
             it.refresh(root, &mut ctx, &HashSet::new(), now, settle);
             it.mark_shown(now, settle);
             updated.push(it.build(root, ctx.formats, now, settle));
@@ -213,12 +258,10 @@ impl Store {
             it.clear_deltas();
         }
         updated.reverse();
+        self.evict_older();
         Changes {
-            layout: self.layout,
             updated,
-            patched: Vec::new(),
-            removed: Vec::new(),
-            root_error: self.root_error.clone(),
+            ..self.empty_changes()
         }
     }
 
@@ -290,7 +333,9 @@ impl Store {
         let (root, formats, settle) = (&self.root, &*self.formats, self.settle);
         let mut updated = Vec::new();
         let mut patched = Vec::new();
+        // (An evicted iteration is never dirty: a change re-reads it whole.)
         for it in self.iters.iter_mut().filter(|it| dirty.contains(&it.name)) {
+            debug_assert!(!it.evicted, "a dropped iteration handed out");
             it.mark_shown(now, settle);
             match patches
                 .then(|| it.build_patch(root, formats, now, settle))
@@ -302,6 +347,7 @@ impl Store {
             it.sent = true;
             it.clear_deltas();
         }
+        self.evict_older();
         Changes {
             layout: self.layout,
             updated,
@@ -418,7 +464,9 @@ impl Store {
                             it.unread = defer;
                             it
                         });
-                        if changed.is_none() {
+                        // A dropped iteration is handed out again only if
+                        // its files changed (its refresh says so).
+                        if changed.is_none() && !it.evicted {
                             dirty.insert(name);
                         }
                         self.iters.push(it);

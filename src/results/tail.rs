@@ -127,6 +127,15 @@ pub(crate) struct ReportFile {
 }
 
 impl ReportFile {
+    /// Drops what was parsed, keeping the stat (see `IterState::evict`).
+    pub fn evict(&mut self) {
+        let (stat, name) = (self.stat, std::mem::take(&mut self.name));
+        *self = ReportFile {
+            stat,
+            ..ReportFile::named(name)
+        };
+    }
+
     /// A file not read yet; `name` is its path relative to the root.
     pub fn named(name: String) -> ReportFile {
         ReportFile {
