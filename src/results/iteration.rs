@@ -208,28 +208,35 @@ impl IterState {
     /// Whether a file of an evicted iteration changed, appeared or went
     /// (by `lstat`; a change is confirmed when the files are read).
     fn changed_since_evicted(&self, root: &Path) -> bool {
-        let Ok(entries) = layout::list_iteration(&self.dir(root)) else {
+        let Some(ids) = self.file_ids(root) else {
             return true;
         };
-        let mut reports = 0;
-        for entry in entries {
-            if entry.role != FileRole::Report {
-                continue;
-            }
-            reports += 1;
-            let path = self.dir(root).join(&entry.rel);
-            let meta = if entry.symlink {
-                std::fs::metadata(path)
-            } else {
-                std::fs::symlink_metadata(path)
-            };
-            let stat = meta.ok().map(|m| safe::Stat::of(&m));
-            match self.reports.get(&entry.rel) {
-                Some(f) if f.stat.is_some() && f.stat == stat => {}
-                _ => return true,
-            }
-        }
-        reports != self.reports.len()
+        ids.len() != self.reports.len()
+            || ids.iter().any(|(rel, stat)| {
+                stat.is_none() || self.reports.get(rel).is_none_or(|f| f.stat != *stat)
+            })
+    }
+
+    /// The report files of the folder as they are now (path inside the
+    /// folder, and `lstat` — or `stat` through a symlink), from a listing:
+    /// what identifies the iteration's content without reading it.
+    pub fn file_ids(&self, root: &Path) -> Option<Vec<(PathBuf, Option<safe::Stat>)>> {
+        let dir = self.dir(root);
+        let entries = layout::list_iteration(&dir).ok()?;
+        let ids = entries
+            .into_iter()
+            .filter(|e| e.role == FileRole::Report)
+            .map(|e| {
+                let path = dir.join(&e.rel);
+                let meta = if e.symlink {
+                    std::fs::metadata(path)
+                } else {
+                    std::fs::symlink_metadata(path)
+                };
+                (e.rel, meta.ok().map(|m| safe::Stat::of(&m)))
+            })
+            .collect();
+        Some(ids)
     }
 
     /// The view handed out is up to date: forget what changed.

@@ -49,6 +49,7 @@
 //! past the settle time, a warning names it and the reason;
 //! [`Store::recheck_in`] says when to refresh to notice that.
 
+pub mod counts;
 mod formats;
 mod iteration;
 mod layout;
@@ -120,6 +121,8 @@ pub struct Store {
     /// Iterations found by a listing are left unread, but the newest: see
     /// [`Store::set_newest_first`].
     newest_first: bool,
+    /// A listing reads nothing, not even the newest ([`Store::list`]).
+    list_only: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -162,6 +165,7 @@ impl Store {
             settle: DEFAULT_SETTLE,
             bytes_read: 0,
             newest_first: false,
+            list_only: false,
         })
     }
 
@@ -192,7 +196,11 @@ impl Store {
     /// compact and now shows: its reports were dropped after it was handed
     /// out (see [`Store::set_newest_first`]).
     pub fn load(&mut self, key: &str) -> Changes {
-        self.read_now(|it| it.key == key, 1)
+        let Some(i) = self.position(key) else {
+            return self.empty_changes();
+        };
+        let name = self.iters[i].name.clone();
+        self.read_now(|it| it.name == name, 1)
     }
 
     fn empty_changes(&self) -> Changes {
@@ -218,6 +226,77 @@ impl Store {
                 it.evict();
             }
         }
+    }
+
+    /// Lists the iterations without reading any (`loopdeck status` reads
+    /// only the one it prints): their keys (as [`IterationData::key`]) and
+    /// numbers, in order; or why the root cannot be read.
+    pub fn list(&mut self) -> Result<Vec<(String, u64)>, String> {
+        let was = self.newest_first;
+        self.newest_first = true;
+        self.list_only = true;
+        self.scan(None);
+        self.newest_first = was;
+        self.list_only = false;
+        if let Some(e) = &self.root_error {
+            return Err(e.clone());
+        }
+        Ok(self
+            .iters
+            .iter()
+            .filter(|it| it.shown)
+            .map(|it| (crate::sanitize::line(&it.key), it.number))
+            .collect())
+    }
+
+    /// Reads the iteration `key` names and hands it out, moving its tests
+    /// out of the store (one-shot, like [`Store::refresh_once`]).
+    pub fn take(mut self, key: &str) -> Option<IterationData> {
+        let i = self.position(key)?;
+        let now = SystemTime::now();
+        let mut ctx = Ctx {
+            formats: &*self.formats,
+            max_document_bytes: self.max_document_bytes,
+            bytes_read: &mut self.bytes_read,
+        };
+        let (root, settle) = (&self.root, self.settle);
+        let it = &mut self.iters[i];
+        it.unread = false;
+        it.refresh(root, &mut ctx, &HashSet::new(), now, settle);
+        Some(it.build_owned(root, ctx.formats, now, settle))
+    }
+
+    /// How many tests the iteration `key` has, reading it if `cached` does
+    /// not know its files as they are now (and remembering the answer
+    /// there); its parsed reports are dropped again.
+    pub fn test_count(&mut self, key: &str, cached: &mut counts::Counts) -> Option<usize> {
+        let i = self.position(key)?;
+        let ids = self.iters[i].file_ids(&self.root);
+        if let Some(n) = ids.as_ref().and_then(|ids| cached.get(key, ids)) {
+            return Some(n);
+        }
+        let name = self.iters[i].name.clone();
+        let n = self
+            .read_now(|it| it.name == name, 1)
+            .updated
+            .first()?
+            .tests
+            .len();
+        self.iters[i].evict();
+        if let Some(ids) = ids {
+            cached.put(key, ids, n);
+        }
+        Some(n)
+    }
+
+    /// Index of the iteration whose key (as handed out: sanitised) is `key`.
+    fn position(&self, key: &str) -> Option<usize> {
+        // Keys are nearly always clean: compare as they are first.
+        self.iters.iter().position(|it| it.key == key).or_else(|| {
+            self.iters
+                .iter()
+                .position(|it| crate::sanitize::line(&it.key) == key)
+        })
     }
 
     /// Iterations not read yet (see [`Store::set_newest_first`]).
@@ -473,7 +552,7 @@ impl Store {
                     }
                     removed.extend(old.into_values().filter(|it| it.shown).map(|it| it.key));
                     // The newest is always read.
-                    if let Some(it) = self.iters.last_mut() {
+                    if let Some(it) = self.iters.last_mut().filter(|_| !self.list_only) {
                         it.unread = false;
                     }
                 }
