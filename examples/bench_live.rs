@@ -35,6 +35,13 @@ fn main() {
         history_child(case);
         return;
     }
+    if let Some(case) = what.strip_prefix("big-child:") {
+        big_child(case);
+        return;
+    }
+    if what == "big" {
+        big();
+    }
     if what.is_empty() || what == "append" {
         append();
     }
@@ -205,6 +212,61 @@ fn history_child(root: &str) {
         ms(load),
         rss / 1024,
         now / 1024
+    );
+}
+
+/// A 2.6M-test JUnit report (~200 MB): read, first frame, a key, memory.
+fn big() {
+    println!("\n## A 2.6M-test JUnit report");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("iter-001");
+    fs::create_dir(&dir).unwrap();
+    let xml = loopdeck::ingest::generate_junit(2_600_000, 0.02, 10);
+    println!("report: {} MB", xml.len() >> 20);
+    fs::write(dir.join("junit.xml"), xml).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .arg(format!("big-child:{}", tmp.path().display()))
+        .output()
+        .unwrap();
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn big_child(root: &str) {
+    let t = Instant::now();
+    let mut store = Store::open(Path::new(root)).unwrap();
+    store.set_newest_first(true);
+    let mut state = State::new("bench", None, Utc::now());
+    state.compact_history = true;
+    feed(&mut state, store.refresh_live(None));
+    update(&mut state, Msg::Resize(120, 40));
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    term.draw(|f| draw(f, &state, &Theme::plain())).unwrap();
+    let first = t.elapsed();
+    let mut keys = Vec::new();
+    for code in ["j", "j", "k", "/", "x", "Enter", "Esc"] {
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let code = match code {
+            "Enter" => KeyCode::Enter,
+            "Esc" => KeyCode::Esc,
+            c => KeyCode::Char(c.chars().next().unwrap()),
+        };
+        let t = Instant::now();
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        );
+        term.draw(|f| draw(f, &state, &Theme::plain())).unwrap();
+        keys.push(t.elapsed());
+    }
+    keys.sort();
+    println!(
+        "read + first frame {:.0} ms; key + frame median {:.1} ms, worst {:.1} ms; peak RSS {} MB, after {} MB",
+        ms(first),
+        ms(keys[keys.len() / 2]),
+        ms(*keys.last().unwrap()),
+        rss_kb("VmHWM:") / 1024,
+        rss_kb("VmRSS:") / 1024
     );
 }
 
