@@ -1,56 +1,58 @@
 //! The results reader: the file watcher and the thread that reads what it
 //! names, turning file changes into [`Msg`]s for the UI task.
+//!
+//! The thread sleeps until the watcher has something (see [`crate::watch`]:
+//! the first change after a quiet spell wakes it at once, changes made while
+//! it reads are taken together as the next batch), reads what the batch
+//! names through the [`Store`], and sends the iterations that changed. It
+//! never sleeps on a timer except when the store has a half-written file
+//! whose settle time will run out ([`Store::recheck_in`]). What the watcher
+//! says about itself (out of inotify watches, polling instead) becomes a
+//! [`Msg::DirWarning`].
 
 use std::path::{Path, PathBuf};
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::app::Msg;
 use crate::follow::Follow;
 use crate::results::Store;
-use crate::watch::{self, Backend, WatchEvent, WatchHandle};
+use crate::watch::{self, Backend, Events, Recv, WatchHandle};
 
 /// Starts watching `root` (polling if `poll`) and the thread that reads
-/// `store` on each change, sending messages on `tx`. Must be called inside a
-/// tokio runtime. The returned watcher must be kept: dropping it ends the
-/// reader thread.
+/// `store` on each change, sending messages on `tx`. The returned watcher
+/// must be kept: dropping it ends the reader thread.
 pub fn start(
     root: &Path,
     store: Store,
     poll: bool,
     tx: UnboundedSender<Msg>,
-) -> std::io::Result<Option<WatchHandle>> {
-    let (wtx, wrx) = unbounded_channel::<WatchEvent>();
+) -> std::io::Result<WatchHandle> {
     let poll_backend = Backend::Poll(watch::DEFAULT_POLL_INTERVAL);
     let backend = if poll { poll_backend } else { Backend::Native };
-    let watcher = match watch::spawn_with(root, wtx.clone(), backend) {
-        Ok(w) => Some(w),
+    // Watch the canonical root: the store knows that spelling in every event.
+    let watched = store.root().to_path_buf();
+    let (handle, events) = match watch::spawn_with(&watched, backend) {
+        Ok(w) => w,
         Err(e) => {
-            // E.g. the inotify watch limit ran out: polling still works.
+            // E.g. no inotify instance left: polling still works.
             let _ = tx.send(Msg::DirWarning(crate::sanitize::line(&format!(
                 "cannot watch {} for changes ({e}); polling every second instead",
                 root.display()
             ))));
-            watch::spawn_with(root, wtx.clone(), poll_backend).ok()
+            watch::spawn_with(&watched, poll_backend).map_err(std::io::Error::other)?
         }
     };
-    drop(wtx);
-    let rt = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("results-reader".into())
-        .spawn(move || reader_loop(store, wrx, tx, rt))?;
-    Ok(watcher)
+        .spawn(move || reader_loop(store, events, tx))?;
+    Ok(handle)
 }
 
 /// Blocking file I/O runs on its own thread: it reads what the watcher names
 /// and sends the iterations that changed. A half-written file gets no further
 /// event when it stays broken, so the store says when to look again.
-fn reader_loop(
-    mut store: Store,
-    mut events: UnboundedReceiver<WatchEvent>,
-    tx: UnboundedSender<Msg>,
-    rt: tokio::runtime::Handle,
-) {
+fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
     let mut root_error: Option<String> = None;
     let mut follow = Follow::new(store.root());
     let mut changes = store.refresh(None);
@@ -77,33 +79,21 @@ fn reader_loop(
         {
             return;
         }
-        let recheck = store.recheck_in();
-        let next = rt.block_on(async {
-            match recheck {
-                Some(d) => tokio::time::timeout(d, events.recv())
-                    .await
-                    .unwrap_or_else(|_| {
-                        Some(WatchEvent {
-                            paths: Vec::new(),
-                            rescan: false,
-                        })
-                    }),
-                None => events.recv().await,
+        let ev = match events.recv_timeout(store.recheck_in()) {
+            Recv::Event(ev) => ev,
+            Recv::Timeout => Default::default(),
+            Recv::Closed => return,
+        };
+        for w in ev.warnings {
+            if tx.send(Msg::DirWarning(w)).is_err() {
+                return;
             }
-        });
-        let Some(ev) = next else { return };
-        // Coalesce a burst of events into one read.
-        let mut rescan = ev.rescan;
-        let mut paths = ev.paths;
-        while let Ok(more) = events.try_recv() {
-            rescan |= more.rescan;
-            paths.extend(more.paths);
         }
-        changes = if rescan {
+        changes = if ev.rescan {
             store.refresh(None)
         } else {
-            store.refresh(Some(&paths))
+            store.refresh(Some(&ev.paths))
         };
-        looked_at = (!rescan).then_some(paths);
+        looked_at = (!ev.rescan).then_some(ev.paths);
     }
 }
