@@ -182,16 +182,21 @@ impl IterState {
     ) -> bool {
         let dir = self.dir(root);
         let mut changed = false;
-        let entries = match layout::list_iteration(&dir) {
-            Ok(e) => {
-                changed |= self.listing_error.take().is_some();
-                e
+        // `unlisted`: folders (relative) that exist but cannot be listed;
+        // the reports in them stay as last read.
+        let (entries, unlisted) = match layout::list_iteration(&dir) {
+            Ok(listing) => {
+                let msg = listing.problem();
+                changed |= self.listing_error != msg;
+                self.listing_error = msg;
+                (listing.entries, listing.unreadable)
             }
             Err(e) => {
                 let msg = Some(format!("cannot list folder: {e}"));
                 changed |= self.listing_error != msg;
                 self.listing_error = msg;
-                Vec::new()
+                let gone = e.kind() == std::io::ErrorKind::NotFound;
+                (Vec::new(), if gone { vec![] } else { vec![PathBuf::new()] })
             }
         };
         if self.created.is_none() {
@@ -234,7 +239,9 @@ impl IterState {
             }
         }
         let before = self.reports.len();
-        self.reports.retain(|rel, _| seen_reports.contains(rel));
+        self.reports.retain(|rel, _| {
+            seen_reports.contains(rel) || unlisted.iter().any(|d| rel.starts_with(d))
+        });
         changed |= before != self.reports.len();
         changed |= self.refresh_runs(root) && !self.reports.is_empty();
         if !seen_meta && self.meta.take().is_some() {
