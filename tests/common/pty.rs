@@ -38,6 +38,23 @@ impl Tui {
         cols: u16,
         rows: u16,
     ) -> Tui {
+        // Set for integration tests only (not for examples, which name the
+        // binary themselves).
+        let Some(bin) = option_env!("CARGO_BIN_EXE_loopdeck") else {
+            panic!("start_via is for integration tests; elsewhere use start_program")
+        };
+        Tui::start_program(Path::new(bin), cwd, wrapper, args, cols, rows)
+    }
+
+    /// [`Tui::start_via`] with the binary to run.
+    pub fn start_program(
+        bin: &Path,
+        cwd: Option<&Path>,
+        wrapper: &[&str],
+        args: &[&str],
+        cols: u16,
+        rows: u16,
+    ) -> Tui {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -47,7 +64,6 @@ impl Tui {
                 pixel_height: 0,
             })
             .expect("openpty");
-        let bin = env!("CARGO_BIN_EXE_loopdeck");
         let mut cmd = match wrapper.split_first() {
             Some((program, rest)) => {
                 let mut cmd = CommandBuilder::new(program);
