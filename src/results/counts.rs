@@ -4,7 +4,8 @@
 //!
 //! An entry is keyed by the iteration folder's name and trusted only while
 //! its report files are exactly the ones it was made from: same names,
-//! device, inode, size and modification time (to the nanosecond). Anything
+//! device, inode, size, modification and status-change times (to the
+//! nanosecond). Anything
 //! else is a miss and the iteration is read again. The file lives in the
 //! user's cache directory (`$XDG_CACHE_HOME/loopdeck`, else
 //! `~/.cache/loopdeck`), one per results directory, never in the results
@@ -19,11 +20,12 @@ use serde::{Deserialize, Serialize};
 
 use super::safe::Stat;
 
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// One report file as the entry saw it: name inside the iteration folder,
-/// device, inode, size, modification time in nanoseconds.
-type FileId = (String, u64, u64, u64, i128);
+/// device, inode, size, modification and status-change times in
+/// nanoseconds.
+type FileId = (String, u64, u64, u64, i128, i128);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Entry {
@@ -56,6 +58,7 @@ fn ids(files: &[(PathBuf, Option<Stat>)]) -> Option<Vec<FileId>> {
                 s.ino,
                 s.len,
                 s.mtime_ns,
+                s.ctime_ns,
             ))
         })
         .collect()

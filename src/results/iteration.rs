@@ -222,8 +222,12 @@ impl IterState {
     /// what identifies the iteration's content without reading it.
     pub fn file_ids(&self, root: &Path) -> Option<Vec<(PathBuf, Option<safe::Stat>)>> {
         let dir = self.dir(root);
-        let entries = layout::list_iteration(&dir).ok()?;
-        let ids = entries
+        let listing = layout::list_iteration(&dir).ok()?;
+        if !listing.unreadable.is_empty() {
+            return None;
+        }
+        let ids = listing
+            .entries
             .into_iter()
             .filter(|e| e.role == FileRole::Report)
             .map(|e| {
@@ -317,16 +321,21 @@ impl IterState {
             self.reload();
             changed = true;
         }
-        let entries = match layout::list_iteration(&dir) {
-            Ok(e) => {
-                changed |= self.listing_error.take().is_some();
-                e
+        // `unlisted`: folders (relative) that exist but cannot be listed;
+        // the reports in them stay as last read.
+        let (entries, unlisted) = match layout::list_iteration(&dir) {
+            Ok(listing) => {
+                let msg = listing.problem();
+                changed |= self.listing_error != msg;
+                self.listing_error = msg;
+                (listing.entries, listing.unreadable)
             }
             Err(e) => {
                 let msg = Some(format!("cannot list folder: {e}"));
                 changed |= self.listing_error != msg;
                 self.listing_error = msg;
-                Vec::new()
+                let gone = e.kind() == std::io::ErrorKind::NotFound;
+                (Vec::new(), if gone { vec![] } else { vec![PathBuf::new()] })
             }
         };
         if self.created.is_none() {
@@ -369,7 +378,9 @@ impl IterState {
             }
         }
         let before = self.reports.len();
-        self.reports.retain(|rel, _| seen_reports.contains(rel));
+        self.reports.retain(|rel, _| {
+            seen_reports.contains(rel) || unlisted.iter().any(|d| rel.starts_with(d))
+        });
         if before != self.reports.len() {
             changed = true;
             self.sent = false;

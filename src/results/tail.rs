@@ -124,6 +124,8 @@ pub(crate) struct ReportFile {
     /// The file's path relative to the root (sanitised), named where a
     /// capped text says where the rest is.
     pub name: String,
+    /// The last open failed: re-read on the next one that works.
+    unopened: bool,
 }
 
 impl ReportFile {
@@ -145,7 +147,8 @@ impl ReportFile {
     }
 
     /// Re-reads the file if it changed (or `force`). `opened` is the result of
-    /// opening it safely. Returns whether anything visible changed.
+    /// opening it safely (see [`refused`] for a failed open). Returns whether
+    /// anything visible changed.
     pub fn update(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -155,25 +158,32 @@ impl ReportFile {
         let (file, stat) = match opened {
             Ok(x) => x,
             Err(refusal) => {
-                let problem = Some(Problem::lasting(refusal.to_string()));
-                let changed = self.problem != problem || self.report.is_some();
-                *self = ReportFile {
-                    problem,
-                    name: std::mem::take(&mut self.name),
-                    ..ReportFile::default()
-                };
+                // The name stays whatever `refused` resets.
+                let name = std::mem::take(&mut self.name);
+                let changed = refused(self, refusal);
+                self.name = name;
                 return changed;
             }
         };
-        let unchanged = self.stat == Some(stat);
+        // After a failed open the problem must go even if nothing else changed.
+        let unopened = std::mem::take(&mut self.unopened);
+        let unchanged = self.stat == Some(stat) && !unopened;
         if unchanged && !force {
             return false;
         }
-        self.stat = Some(stat);
         let before = (self.problem.clone(), self.shape);
         let result = self.read(ctx, &file, &stat);
+        self.stat = Some(stat);
         if let Err(e) = result {
             self.problem = Some(Problem::lasting(format!("read error: {e}")));
+        } else if let Some(tail) = &self.lines
+            && let Ok(now) = Stat::of_file(&file)
+            && now.len == tail.offset
+        {
+            // Everything up to the end is read: this stat is what the file
+            // looks like at our offset, so a later change of its mtime with
+            // no growth is a rewrite in place (see `continues`).
+            self.stat = Some(now);
         }
         // New bytes usually mean new tests; a re-read with identical outcome
         // after a forced read is still reported (cheap, and rare).
@@ -183,7 +193,7 @@ impl ReportFile {
     fn read(&mut self, ctx: &mut Ctx<'_>, file: &File, stat: &Stat) -> std::io::Result<()> {
         if let Some(tail) = &self.lines
             && self.shape == Some(Shape::Lines)
-            && Self::continues(tail, file, stat)?
+            && Self::continues(tail, self.stat.as_ref(), file, stat)?
         {
             return self.tail(ctx, file);
         }
@@ -227,8 +237,23 @@ impl ReportFile {
     }
 
     /// Whether a tailed file is still the same, only longer (or as long).
-    fn continues(tail: &LineTail, file: &File, stat: &Stat) -> std::io::Result<bool> {
+    /// `last` is the stat stored at the last read: when it was taken at our
+    /// offset, a file that did not grow but whose mtime moved was rewritten
+    /// in place (same size, other bytes).
+    fn continues(
+        tail: &LineTail,
+        last: Option<&Stat>,
+        file: &File,
+        stat: &Stat,
+    ) -> std::io::Result<bool> {
         if tail.ident != (stat.dev, stat.ino) || stat.len < tail.offset {
+            return Ok(false);
+        }
+        if let Some(last) = last
+            && last.len == tail.offset
+            && stat.len == tail.offset
+            && last.mtime_ns != stat.mtime_ns
+        {
             return Ok(false);
         }
         let w = tail.window.len() as u64;
@@ -361,6 +386,65 @@ impl<R: Read> Read for Counted<R> {
         self.n += n as u64;
         Ok(n)
     }
+}
+
+/// A file's state as far as a failed open is concerned.
+trait Opened: Default {
+    fn has_data(&self) -> bool;
+    fn problem(&mut self) -> &mut Option<Problem>;
+    fn unopened(&mut self) -> &mut bool;
+}
+
+impl Opened for ReportFile {
+    fn has_data(&self) -> bool {
+        self.report.is_some()
+    }
+    fn problem(&mut self) -> &mut Option<Problem> {
+        &mut self.problem
+    }
+    fn unopened(&mut self) -> &mut bool {
+        &mut self.unopened
+    }
+}
+
+impl<T> Opened for MetaFile<T> {
+    fn has_data(&self) -> bool {
+        self.value.is_some()
+    }
+    fn problem(&mut self) -> &mut Option<Problem> {
+        &mut self.problem
+    }
+    fn unopened(&mut self) -> &mut bool {
+        &mut self.unopened
+    }
+}
+
+/// The rule for a file that cannot be opened, for both kinds of file: one
+/// that could be read before and now fails to open (its mode changed, an
+/// I/O error) keeps its data, with a problem saying why it may be stale,
+/// and is read again on the next open that works; one that vanished
+/// meanwhile is forgotten quietly (the next listing will not name it); one
+/// that is something else now (a FIFO, a symlink out) is dropped with a
+/// problem. Returns whether anything visible changed.
+fn refused<F: Opened>(file: &mut F, refusal: Refusal) -> bool {
+    let had = file.has_data();
+    let problem = match refusal {
+        Refusal::Gone => None,
+        Refusal::Io(e) if had => {
+            let now = Some(Problem::lasting(format!(
+                "cannot open: {e}; showing what it held when last read"
+            )));
+            let changed = *file.problem() != now;
+            *file.problem() = now;
+            *file.unopened() = true;
+            return changed;
+        }
+        other => Some(Problem::lasting(other.to_string())),
+    };
+    let changed = *file.problem() != problem || had;
+    *file = F::default();
+    *file.problem() = problem;
+    changed
 }
 
 fn too_large(len: u64, cap: u64) -> Problem {
@@ -558,6 +642,8 @@ pub(crate) struct MetaFile<T> {
     pub stat: Option<Stat>,
     pub value: Option<T>,
     pub problem: Option<Problem>,
+    /// The last open failed: re-read on the next one that works.
+    unopened: bool,
 }
 
 impl<T> Default for MetaFile<T> {
@@ -566,6 +652,7 @@ impl<T> Default for MetaFile<T> {
             stat: None,
             value: None,
             problem: None,
+            unopened: false,
         }
     }
 }
@@ -579,17 +666,10 @@ impl<T: DeserializeOwned + PartialEq> MetaFile<T> {
     ) -> bool {
         let (file, stat) = match opened {
             Ok(x) => x,
-            Err(refusal) => {
-                let problem = Some(Problem::lasting(refusal.to_string()));
-                let changed = self.problem != problem || self.value.is_some();
-                *self = MetaFile {
-                    problem,
-                    ..MetaFile::default()
-                };
-                return changed;
-            }
+            Err(refusal) => return refused(self, refusal),
         };
-        if self.stat == Some(stat) && !force {
+        let unopened = std::mem::take(&mut self.unopened);
+        if self.stat == Some(stat) && !unopened && !force {
             return false;
         }
         self.stat = Some(stat);

@@ -1,0 +1,99 @@
+//! The results reader: the file watcher and the thread that reads what it
+//! names, turning file changes into [`Msg`]s for the UI task.
+//!
+//! The thread sleeps until the watcher has something (see [`crate::watch`]:
+//! the first change after a quiet spell wakes it at once, changes made while
+//! it reads are taken together as the next batch), reads what the batch
+//! names through the [`Store`], and sends the iterations that changed. It
+//! never sleeps on a timer except when the store has a half-written file
+//! whose settle time will run out ([`Store::recheck_in`]). What the watcher
+//! says about itself (out of inotify watches, polling instead) becomes a
+//! [`Msg::DirWarning`].
+
+use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::app::Msg;
+use crate::follow::Follow;
+use crate::results::Store;
+use crate::watch::{self, Backend, Events, Recv, WatchHandle};
+
+/// Starts watching `root` (polling if `poll`) and the thread that reads
+/// `store` on each change, sending messages on `tx`. The returned watcher
+/// must be kept: dropping it ends the reader thread.
+pub fn start(
+    root: &Path,
+    store: Store,
+    poll: bool,
+    tx: UnboundedSender<Msg>,
+) -> std::io::Result<WatchHandle> {
+    let poll_backend = Backend::Poll(watch::DEFAULT_POLL_INTERVAL);
+    let backend = if poll { poll_backend } else { Backend::Native };
+    // Watch the canonical root: the store knows that spelling in every event.
+    let watched = store.root().to_path_buf();
+    let (handle, events) = match watch::spawn_with(&watched, backend) {
+        Ok(w) => w,
+        Err(e) => {
+            // E.g. no inotify instance left: polling still works.
+            let _ = tx.send(Msg::DirWarning(crate::sanitize::line(&format!(
+                "cannot watch {} for changes ({e}); polling every second instead",
+                root.display()
+            ))));
+            watch::spawn_with(&watched, poll_backend).map_err(std::io::Error::other)?
+        }
+    };
+    std::thread::Builder::new()
+        .name("results-reader".into())
+        .spawn(move || reader_loop(store, events, tx))?;
+    Ok(handle)
+}
+
+/// Blocking file I/O runs on its own thread: it reads what the watcher names
+/// and sends the iterations that changed. A half-written file gets no further
+/// event when it stays broken, so the store says when to look again.
+fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
+    let mut root_error: Option<String> = None;
+    let mut follow = Follow::new(store.root());
+    let mut changes = store.refresh(None);
+    let mut looked_at: Option<Vec<PathBuf>> = None;
+    loop {
+        for msg in follow.look(&changes.updated, looked_at.as_deref()) {
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+        if changes.root_error != root_error {
+            root_error = changes.root_error.clone();
+            if tx.send(Msg::RootError(root_error.clone())).is_err() {
+                return;
+            }
+        }
+        if !(changes.updated.is_empty() && changes.removed.is_empty())
+            && tx
+                .send(Msg::Data {
+                    changed: changes.updated,
+                    removed: changes.removed,
+                })
+                .is_err()
+        {
+            return;
+        }
+        let ev = match events.recv_timeout(store.recheck_in()) {
+            Recv::Event(ev) => ev,
+            Recv::Timeout => Default::default(),
+            Recv::Closed => return,
+        };
+        for w in ev.warnings {
+            if tx.send(Msg::DirWarning(w)).is_err() {
+                return;
+            }
+        }
+        changes = if ev.rescan {
+            store.refresh(None)
+        } else {
+            store.refresh(Some(&ev.paths))
+        };
+        looked_at = (!ev.rescan).then_some(ev.paths);
+    }
+}
