@@ -9,6 +9,15 @@
 //! whose settle time will run out ([`Store::recheck_in`]). What the watcher
 //! says about itself (out of inotify watches, polling instead) becomes a
 //! [`Msg::DirWarning`].
+//!
+//! What it sends costs what changed ([`Store::refresh_live`]): an iteration
+//! whose streaming report grew comes as a [`Msg::Patch`] of the tests that
+//! changed, not as the whole iteration again. A long history opens at once
+//! ([`Store::set_newest_first`]): the newest iteration is read and sent
+//! first, older ones are read in batches of [`OLDER_BATCH`] whenever no
+//! change is waiting, and the store keeps only the newest one's parsed
+//! reports (the app keeps the others as summaries and asks for the one it
+//! shows, see [`crate::app::Effect::Load`]).
 
 use std::path::{Path, PathBuf};
 
@@ -55,10 +64,14 @@ pub fn start(
 fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
     let mut root_error: Option<String> = None;
     let mut follow = Follow::new(store.root());
-    let mut changes = store.refresh(None);
+    // A long history opens at once: the newest iteration first, the rest
+    // read in small batches while nothing else happens (see below).
+    store.set_newest_first(true);
+    let mut changes = store.refresh_live(None);
     let mut looked_at: Option<Vec<PathBuf>> = None;
     loop {
-        for msg in follow.look(&changes.updated, looked_at.as_deref()) {
+        let heads = changes.patched.iter().map(|p| &p.data);
+        for msg in follow.look(changes.updated.iter().chain(heads), looked_at.as_deref()) {
             if tx.send(msg).is_err() {
                 return;
             }
@@ -79,8 +92,23 @@ fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
         {
             return;
         }
-        let ev = match events.recv_timeout(store.recheck_in()) {
+        if !changes.patched.is_empty() && tx.send(Msg::Patch(changes.patched)).is_err() {
+            return;
+        }
+        // Older iterations still unread fill in between changes: a batch
+        // whenever no change is waiting.
+        let wait = if store.unread() > 0 {
+            Some(std::time::Duration::ZERO)
+        } else {
+            store.recheck_in()
+        };
+        let ev = match events.recv_timeout(wait) {
             Recv::Event(ev) => ev,
+            Recv::Timeout if store.unread() > 0 => {
+                changes = store.read_older(OLDER_BATCH);
+                looked_at = Some(Vec::new());
+                continue;
+            }
             Recv::Timeout => Default::default(),
             Recv::Closed => return,
         };
@@ -90,10 +118,14 @@ fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
             }
         }
         changes = if ev.rescan {
-            store.refresh(None)
+            store.refresh_live(None)
         } else {
-            store.refresh(Some(&ev.paths))
+            store.refresh_live(Some(&ev.paths))
         };
         looked_at = (!ev.rescan).then_some(ev.paths);
     }
 }
+
+/// Older iterations read per batch while filling in a long history: small
+/// enough that a change waits at most a few milliseconds behind one.
+const OLDER_BATCH: usize = 8;
