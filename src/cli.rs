@@ -21,7 +21,9 @@ pub struct Cli {
     /// Write logs to this file (loopdeck never logs to the screen).
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// The config file (default: loopdeck.toml in the current directory).
+    /// The config file (default: loopdeck.toml in the current directory or
+    /// the nearest folder above it, up to the git root). Every subcommand
+    /// takes the results directory and goal from it.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Never run commands, even with a config: a viewer only.
@@ -33,8 +35,10 @@ pub struct Cli {
 pub enum Command {
     /// Open the UI on a results directory and follow it live.
     Watch {
-        /// The results directory (iteration folders, or report files directly).
-        dir: PathBuf,
+        /// The results directory (iteration folders, or report files
+        /// directly; default: loopdeck.toml's results_dir, else the current
+        /// directory).
+        dir: Option<PathBuf>,
         #[command(flatten)]
         view: ViewArgs,
     },
@@ -64,11 +68,13 @@ pub enum Command {
     },
     /// Run the deploy command (as `D` does), streaming its output.
     Deploy {
+        /// Print the run record as JSON at the end.
         #[arg(long)]
         json: bool,
     },
     /// Next iteration: new iteration folder, deploy, then tests if the deploy worked.
     Next {
+        /// Print the run records (deploy, then tests) as JSON at the end.
         #[arg(long)]
         json: bool,
     },
@@ -77,12 +83,16 @@ pub enum Command {
         /// The iteration (number or folder name; default: the latest).
         #[arg(long, value_name = "N")]
         iteration: Option<String>,
+        /// The issue this iteration found ("HTTP 403 on writes").
         #[arg(long)]
         issue: Option<String>,
+        /// Why it happened.
         #[arg(long)]
         root_cause: Option<String>,
+        /// What was changed to fix it.
         #[arg(long)]
         fix: Option<String>,
+        /// Anything else worth keeping with the iteration.
         #[arg(long)]
         notes: Option<String>,
         /// The results directory (default: from loopdeck.toml, else the current directory).
@@ -99,7 +109,8 @@ pub enum Command {
     },
     /// Print the state of the loop without the UI (for scripts and plain SSH).
     Status {
-        /// The results directory (default: current directory).
+        /// The results directory (default: loopdeck.toml's results_dir, else
+        /// the current directory).
         dir: Option<PathBuf>,
         /// One JSON object instead of text.
         #[arg(long)]
@@ -107,7 +118,8 @@ pub enum Command {
         /// Show this iteration (its number, or its folder name) instead of the latest.
         #[arg(long, value_name = "N")]
         iteration: Option<String>,
-        /// Total number of tests the loop aims to pass.
+        /// Total number of tests the loop aims to pass (default: loopdeck.toml's
+        /// goal, else the most tests any iteration has).
         #[arg(long, value_name = "N")]
         goal: Option<usize>,
     },
@@ -115,7 +127,8 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct ViewArgs {
-    /// Total number of tests the loop aims to pass (default: the most tests seen).
+    /// Total number of tests the loop aims to pass (default: loopdeck.toml's
+    /// goal, else the most tests seen).
     #[arg(long, value_name = "N")]
     pub goal: Option<usize>,
     /// Name shown in the header (default: the directory name).

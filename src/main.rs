@@ -35,15 +35,18 @@ fn main() -> ExitCode {
             iteration,
             goal,
         }) => {
-            return status_command(
-                &dir.unwrap_or_else(|| PathBuf::from(".")),
-                json,
-                iteration.as_deref(),
-                goal,
-            );
+            let target = match find_loop(dir, goal, cli.config.as_deref(), true) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("loopdeck: {e:#}");
+                    return ExitCode::from(status::EXIT_UNREADABLE as u8);
+                }
+            };
+            return status_command(&target.dir, json, iteration.as_deref(), target.goal);
         }
         Some(Command::Watch { dir, view }) => {
-            load_config(cli.config.as_deref(), cli.read_only).and_then(|c| watch(dir, view, c))
+            find_loop(dir, view.goal, cli.config.as_deref(), cli.read_only)
+                .and_then(|t| watch(t, view))
         }
         Some(Command::Note {
             iteration,
@@ -53,7 +56,13 @@ fn main() -> ExitCode {
             notes,
             dir,
         }) => {
-            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let dir = match find_loop(dir, None, cli.config.as_deref(), true) {
+                Ok(t) => t.dir,
+                Err(e) => {
+                    eprintln!("loopdeck: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let note = headless::Note {
                 issue,
                 root_cause,
@@ -117,16 +126,17 @@ fn main() -> ExitCode {
                 },
             };
         }
-        None => match (cli.dir, load_config(cli.config.as_deref(), cli.read_only)) {
-            (_, Err(e)) => Err(e),
-            (Some(dir), Ok(c)) => watch(dir, cli.view, c),
-            // With a config, plain `loopdeck` opens its results directory.
-            (None, Ok(Ok(config))) => std::fs::create_dir_all(&config.results_dir)
-                .map_err(|e| eyre!("cannot create {}: {e}", config.results_dir.display()))
-                .and_then(|()| watch(config.results_dir.clone(), cli.view, Ok(config))),
-            (None, Ok(Err(_))) => Err(eyre!(
-                "no results directory given.\n  loopdeck DIR         watch a results directory\n  loopdeck demo        play the bundled demo loop\n  loopdeck --help      everything else"
+        None => match find_loop(
+            cli.dir.clone(),
+            cli.view.goal,
+            cli.config.as_deref(),
+            cli.read_only,
+        ) {
+            Err(e) => Err(e),
+            Ok(t) if cli.dir.is_none() && t.config.is_err() => Err(eyre!(
+                "no results directory given, and no loopdeck.toml here.\n  loopdeck DIR         watch a results directory\n  loopdeck demo        play the bundled demo loop\n  loopdeck --help      everything else"
             )),
+            Ok(t) => watch(t, cli.view),
         },
     };
     match result {
@@ -208,11 +218,39 @@ fn headless_run(explicit: Option<&Path>, kind: RunKind, next: bool, json: bool) 
     ExitCode::from(headless::run(&config, kind, next, json) as u8)
 }
 
-fn watch(dir: PathBuf, view: ViewArgs, config: std::result::Result<Config, String>) -> Result<()> {
-    tracing::info!(dir = %dir.display(), "watching");
-    // Commands write into the config's results directory: driving a different
-    // directory than the one on screen would be confusing, so that is a viewer.
+/// Where the loop is, found the same way by every subcommand.
+struct Loop {
+    /// The results directory.
+    dir: PathBuf,
+    /// `--goal`, else the config's `goal` when the config drives `dir`.
+    goal: Option<usize>,
+    /// The config that drives `dir`, or why there is none (a viewer).
+    config: std::result::Result<Config, String>,
+}
+
+/// One way to find the loop, for every subcommand: a directory given on
+/// the command line wins; else the results directory of `loopdeck.toml`
+/// (found from the current directory up to the git root, or `--config`);
+/// else the current directory. The goal is `--goal`, else the config's
+/// (when the config drives that directory). A config that exists but is
+/// wrong is an error naming the line and key.
+fn find_loop(
+    dir: Option<PathBuf>,
+    goal: Option<usize>,
+    explicit: Option<&Path>,
+    read_only: bool,
+) -> Result<Loop> {
+    let config = load_config(explicit, false)?;
+    let dir = match (dir, &config) {
+        (Some(d), _) => d,
+        (None, Ok(c)) => c.results_dir.clone(),
+        (None, Err(_)) => PathBuf::from("."),
+    };
+    // Commands write into the config's results directory: driving another
+    // directory than the one on screen would be confusing, so that is a
+    // viewer (and the config's goal is not this loop's either).
     let config = config.and_then(|c| {
+        let _ = std::fs::create_dir_all(&c.results_dir);
         let same = std::fs::canonicalize(&c.results_dir).ok() == std::fs::canonicalize(&dir).ok();
         if same {
             Ok(c)
@@ -223,11 +261,21 @@ fn watch(dir: PathBuf, view: ViewArgs, config: std::result::Result<Config, Strin
             ))
         }
     });
+    let goal = goal.or(config.as_ref().ok().and_then(|c| c.goal));
+    let config = match config {
+        Ok(_) if read_only => Err("started with --read-only".into()),
+        c => c,
+    };
+    Ok(Loop { dir, goal, config })
+}
+
+fn watch(target: Loop, view: ViewArgs) -> Result<()> {
+    tracing::info!(dir = %target.dir.display(), "watching");
     terminal::run(ViewOptions {
-        config,
-        title: title_for(&dir, view.name),
-        root: dir,
-        goal: view.goal,
+        config: target.config,
+        title: title_for(&target.dir, view.name),
+        root: target.dir,
+        goal: target.goal,
         poll: view.poll,
     })
 }
@@ -388,7 +436,7 @@ fn status_command(
         status::write_json(out, history, it, goal, &[], &activity)
     } else {
         let text = status::to_text(&title_for(dir, None), history, it, goal, &[])
-            + &status::activity_text(&activity);
+            + &status::activity_text(&activity, it);
         let mut stdout = stdout;
         stdout
             .write_all(text.as_bytes())
@@ -398,7 +446,7 @@ fn status_command(
         // A closed pipe (`| head`) is not worth a panic.
         return ExitCode::from(status::EXIT_UNREADABLE as u8);
     }
-    let code = ExitCode::from(status::exit_code(it) as u8);
+    let code = ExitCode::from(status::exit_code(it, &activity.runs) as u8);
     // The process ends here: freeing 100k tests one by one would only delay
     // the exit (the operating system takes the memory back at once).
     std::mem::forget(shown);

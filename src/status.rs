@@ -13,6 +13,12 @@ use crate::sanitize;
 pub const EXIT_GREEN: i32 = 0;
 pub const EXIT_FAILING: i32 = 1;
 pub const EXIT_UNREADABLE: i32 = 2;
+/// Nothing fails, but some passes come only from a rerun of the failing
+/// tests: a full run has not confirmed them.
+pub const EXIT_PROVISIONAL: i32 = 3;
+/// No verdict: no tests were read (nothing ran, or no report is readable),
+/// or the last test run finished without writing a report.
+pub const EXIT_NO_VERDICT: i32 = 4;
 
 /// What status says of the loop beyond the iteration it prints: how many
 /// iterations there are, and the most tests any of them has (the goal when
@@ -83,11 +89,38 @@ pub fn select<'a>(
     }
 }
 
-pub fn exit_code(it: Option<&IterationData>) -> i32 {
-    match it {
-        Some(it) if it.tests.iter().any(|t| t.outcome.is_failing()) => EXIT_FAILING,
-        _ => EXIT_GREEN,
+/// The exit code of `loopdeck status` for the iteration it shows and that
+/// iteration's run records (see the `EXIT_` constants).
+pub fn exit_code(it: Option<&IterationData>, runs: &[crate::model::RunRecord]) -> i32 {
+    let Some(it) = it else {
+        return EXIT_NO_VERDICT;
+    };
+    if unreported_run(it, runs).is_some() || it.tests.is_empty() {
+        EXIT_NO_VERDICT
+    } else if it.tests.iter().any(|t| t.outcome.is_failing()) {
+        EXIT_FAILING
+    } else if !it.provisional.is_empty() {
+        EXIT_PROVISIONAL
+    } else {
+        EXIT_GREEN
     }
+}
+
+/// The last finished test run of the iteration, if no report file was
+/// written after it started: the counts on screen are an older run's.
+pub fn unreported_run<'a>(
+    it: &IterationData,
+    runs: &'a [crate::model::RunRecord],
+) -> Option<&'a crate::model::RunRecord> {
+    use crate::model::RunKind;
+    let last = runs
+        .iter()
+        .rev()
+        .find(|r| matches!(r.kind, RunKind::Test | RunKind::RerunFailed))?;
+    let newest = it.files.iter().filter_map(|f| f.modified).max();
+    // The file clock can lag the run's clock by a tick.
+    let slack = chrono::Duration::milliseconds(100);
+    (last.finished.is_some() && newest.is_none_or(|m| m + slack < last.started)).then_some(last)
 }
 
 // The JSON objects below list their fields in alphabetical order: the text
@@ -490,8 +523,16 @@ pub fn write_json<W: std::io::Write>(
 }
 
 /// The same in words, for the text output.
-pub fn activity_text(activity: &Activity) -> String {
+pub fn activity_text(activity: &Activity, it: Option<&IterationData>) -> String {
     let mut out = String::new();
+    if let Some(r) = it.and_then(|it| unreported_run(it, &activity.runs)) {
+        let _ = writeln!(
+            out,
+            "no verdict: the last {} ({}) wrote no report; the counts above are an older run's",
+            r.kind.label(),
+            r.outcome_word()
+        );
+    }
     match activity.running() {
         Some(r) => {
             let _ = writeln!(

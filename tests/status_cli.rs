@@ -214,7 +214,7 @@ fn a_rerun_green_is_reported_as_provisional() {
         rerun::at(106),
     );
     let (code, out, _) = status(&[root, "--json"]);
-    assert_eq!(code, 0, "nothing fails");
+    assert_eq!(code, 3, "nothing fails, but only a rerun says so");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["totals"]["provisional"], 3);
     assert_eq!(v["totals"]["failed"], 0);
@@ -267,10 +267,43 @@ fn a_run_whose_loopdeck_died_reads_as_interrupted_not_running() {
     )
     .unwrap();
     let (code, out, err) = status(&[dir.path().to_str().unwrap()]);
-    assert_eq!(code, 0, "stderr: {err}");
+    assert_eq!(code, 4, "no test was read: no verdict; stderr: {err}");
     assert!(out.contains("last run: test run interrupted"), "{out}");
     assert!(!out.contains("running"), "{out}");
     let (_, json, _) = status(&[dir.path().to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["command"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_test_run_that_wrote_no_report_is_no_verdict_not_the_older_green() {
+    // An older run's report says green; the last test run finished (it
+    // failed) after it without writing any report.
+    let dir = tempfile::tempdir().unwrap();
+    let it = dir.path().join("iter-001");
+    place(
+        "pytest-junit-xunit2/shop",
+        "junit.xml",
+        &it.join("junit.xml"),
+    );
+    let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+    let (start, end) = (
+        later.to_rfc3339(),
+        (later + chrono::Duration::seconds(2)).to_rfc3339(),
+    );
+    std::fs::write(
+        it.join("runs.jsonl"),
+        format!(
+            "{{\"event\":\"started\",\"id\":\"test-1\",\"kind\":\"test\",\"command\":\"pytest\",\"pid\":1,\"started\":\"{start}\"}}\n\
+             {{\"event\":\"finished\",\"id\":\"test-1\",\"kind\":\"test\",\"command\":\"pytest\",\"pid\":1,\"started\":\"{start}\",\"finished\":\"{end}\",\"exit_code\":2}}\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = status(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 4, "stderr: {err}");
+    assert!(out.contains("no verdict: the last test run"), "{out}");
+    // Without that run, the same report is a verdict.
+    std::fs::remove_file(it.join("runs.jsonl")).unwrap();
+    let (code, _, _) = status(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "the shop fixture has failures");
 }

@@ -207,6 +207,7 @@ fn rerun_state(w: u16, h: u16, failing: &[(usize, usize, &str)]) -> State {
         pending: false,
         error: None,
         bytes: 4096,
+        modified: None,
         rerun,
     };
     it.files = vec![

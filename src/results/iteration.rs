@@ -90,6 +90,8 @@ pub struct FileStatus {
     pub error: Option<String>,
     /// Size in bytes.
     pub bytes: u64,
+    /// Last modification.
+    pub modified: Option<DateTime<Utc>>,
     /// Written by a rerun of the failing tests (see [`super::reruns`]).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub rerun: bool,
@@ -537,6 +539,7 @@ impl IterState {
                 pending,
                 error: f.problem.as_ref().map(|p| sanitize::line(&p.text)),
                 bytes: f.stat.map_or(0, |s| s.len),
+                modified: f.stat.map(|s| DateTime::<Utc>::from(s.mtime())),
                 rerun: slot.is_rerun(),
             });
         }
