@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,6 +107,13 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0, global = true)]
         speed: f64,
     },
+    /// Print a shell completion script (`loopdeck completions bash > ...`).
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; `loopdeck man | man -l -`).
+    Man,
     /// Print the state of the loop without the UI (for scripts and plain SSH).
     Status {
         /// The results directory (default: loopdeck.toml's results_dir, else
@@ -148,4 +155,18 @@ pub enum DemoSim {
     Test { dir: PathBuf },
     /// Rerun the tests listed in IDS_FILE (one id a line) into DIR/rerun.jsonl.
     Rerun { dir: PathBuf, ids_file: PathBuf },
+}
+
+/// The completion script for `shell`, as `loopdeck completions` prints it.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "loopdeck", &mut out);
+    out
+}
+
+/// The man page (roff), as `loopdeck man` prints it.
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    Ok(out)
 }

@@ -96,6 +96,15 @@ fn main() -> ExitCode {
             return headless_run(cli.config.as_deref(), RunKind::Deploy, true, json);
         }
         Some(Command::Demo { speed, dir }) => run_demo(speed, dir),
+        Some(Command::Completions { shell }) => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&loopdeck::cli::completions(shell))
+                .map_err(|e| eyre!("{e}"))
+        }
+        Some(Command::Man) => loopdeck::cli::man_page()
+            .and_then(|page| std::io::Write::write_all(&mut std::io::stdout(), &page))
+            .map_err(|e| eyre!("{e}")),
         Some(Command::DemoSim { what, speed }) => {
             let speed = if speed.is_finite() && speed > 0.0 {
                 speed
