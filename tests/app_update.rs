@@ -322,3 +322,33 @@ fn provisional_tests_follow_the_failures_and_open_like_them() {
         ]
     );
 }
+
+#[test]
+fn q_goes_back_one_level_and_quits_only_from_the_list() {
+    let mut s = loaded();
+    // Into a failure's detail: select the first test row, open it.
+    let test_row = s
+        .failure_rows
+        .iter()
+        .position(|r| matches!(r, FailureRow::Test { .. }))
+        .expect("a test row");
+    s.failures_cursor = test_row;
+    update(&mut s, key(KeyCode::Enter));
+    assert!(s.detail.is_some(), "Enter opens the detail");
+    let fx = update(&mut s, ch('q'));
+    assert!(!fx.contains(&Effect::Quit), "q in the detail does not quit");
+    assert!(s.detail.is_none(), "q closes the detail");
+    assert_eq!(s.failures_cursor, test_row, "back at the same place");
+
+    update(&mut s, ch('?'));
+    assert!(s.help);
+    let fx = update(&mut s, ch('q'));
+    assert!(!fx.contains(&Effect::Quit) && !s.help, "q closes the help");
+
+    // From the top, q quits; Ctrl-C quits from anywhere.
+    assert!(update(&mut s, ch('q')).contains(&Effect::Quit));
+    update(&mut s, key(KeyCode::Enter));
+    assert!(s.detail.is_some());
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(update(&mut s, ctrl_c).contains(&Effect::Quit));
+}

@@ -67,9 +67,9 @@ pub fn action_for(mode: Mode, key: KeyEvent) -> Option<Action> {
         };
     }
     if mode == Mode::Help {
-        // j/k scroll a help longer than the screen; q quits; any other key closes.
+        // j/k scroll a help longer than the screen; q, Esc and any other
+        // key close it (less's habit; Ctrl-C quits, above).
         return Some(match key.code {
-            KeyCode::Char('q') => Quit,
             KeyCode::Char('j') | KeyCode::Down => Down,
             KeyCode::Char('k') | KeyCode::Up => Up,
             KeyCode::PageDown | KeyCode::Char(' ') => PageDown,
@@ -78,6 +78,8 @@ pub fn action_for(mode: Mode, key: KeyEvent) -> Option<Action> {
         });
     }
     let common = match key.code {
+        // q goes back one level and quits only from the top (less, k9s).
+        KeyCode::Char('q') if mode == Mode::Detail => Some(Back),
         KeyCode::Char('q') => Some(Quit),
         KeyCode::Char('?') => Some(Help),
         KeyCode::Up | KeyCode::Char('k') => Some(Up),
@@ -126,8 +128,12 @@ pub fn action_for(mode: Mode, key: KeyEvent) -> Option<Action> {
 
 /// The help screen's table, generated from the same words the keymap uses.
 pub const HELP: &[(&str, &str)] = &[
-    ("q  Ctrl-C", "quit"),
-    ("?", "this help (j/k scroll, any other key closes it)"),
+    ("q", "back one level (help, detail); quits from the list"),
+    (
+        "Ctrl-C",
+        "quit from anywhere (asks first while a command runs)",
+    ),
+    ("?", "this help (j/k scroll, q or any other key closes it)"),
     (
         "Tab  Shift-Tab",
         "move focus between panes (tabs on small terminals)",
@@ -159,4 +165,29 @@ pub const HELP: &[(&str, &str)] = &[
     ("R", "rerun only the failing tests (green is provisional)"),
     ("X", "cancel the running command (asks y/n)"),
     ("A", "auto mode: tests follow every successful deploy"),
+    // The legend: every mark and word the screen uses (ASCII form after /).
+    ("✘ / X", "failing (failed or errored) test or module"),
+    (
+        "✔ / ok",
+        "passing; a module passes when none of its tests fails",
+    ),
+    (
+        "~",
+        "passes only in a rerun of the failing tests: provisional",
+    ),
+    ("▸ ▾ / > v", "a collapsed / expanded failure group"),
+    (
+        "new",
+        "fails now, passed (or did not run) in the previous iteration",
+    ),
+    ("still", "failed in the previous iteration too"),
+    (
+        "error",
+        "errored outside its assertions (setup, teardown, crash)",
+    ),
+    (
+        "LIVE / PAST",
+        "following the latest iteration / looking at an older one",
+    ),
+    ("●", "a command runs (here or in another loopdeck)"),
 ];
