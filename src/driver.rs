@@ -17,12 +17,18 @@ use crate::results::{Store, iteration_number};
 use crate::runner::{self, RunEvent, RunHandle, RunSpec};
 
 /// Starts `kind` for the loop `config` describes. Events (started, output
-/// lines, finished) go to `tx`; the returned handle cancels the run, and
-/// dropping it kills the run's process group.
+/// grew, finished) go to `tx`; the output goes to the iteration's log and to
+/// `echo`; the returned handle cancels the run, and dropping it kills the
+/// run's process group.
+///
+/// Blocking: it takes the lock and reads and writes the results directory
+/// (the latest iteration only; see [`last_deploy`]). The UI calls it off its
+/// task; it must be called inside a tokio runtime.
 pub fn start(
     config: &Config,
     kind: RunKind,
     next_iteration: bool,
+    echo: runner::Echo,
     tx: UnboundedSender<RunEvent>,
 ) -> Result<RunHandle, String> {
     let command = match kind {
@@ -97,6 +103,7 @@ pub fn start(
         } else {
             vars.revision.clone()
         },
+        echo,
     };
     let (itx, mut irx) = unbounded_channel();
     let handle =

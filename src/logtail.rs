@@ -1,7 +1,14 @@
 //! Follows a command log (`test.log`, `deploy.log`) by offset, so the output
 //! pane of every viewer shows the run live, whoever started it. Only new
 //! bytes are read, and at most [`MAX_READ`] per look: a log that grew by a
-//! gigabyte is skipped to its end, never loaded whole.
+//! gigabyte is skipped to its end, never loaded whole, and a look costs the
+//! same whatever the command's speed.
+//!
+//! The log holds the command's bytes as it printed them (see
+//! [`crate::runner::output`]); this is where they become display text: each
+//! line is sanitized ([`display_lines`]: no escape sequence reaches the
+//! pane), and a line longer than [`MAX_LINE`] bytes is shown in pieces, so a
+//! newline-free gigabyte never sits in memory.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -9,8 +16,12 @@ use std::path::{Path, PathBuf};
 
 use crate::sanitize;
 
-/// Most bytes read in one look; older output is in the file.
-pub const MAX_READ: u64 = 1 << 20;
+/// Most bytes read in one look; older output is in the file. The pane keeps
+/// a few thousand lines: this is a screenful many times over.
+pub const MAX_READ: u64 = 256 * 1024;
+/// Longer lines are shown in pieces of this many bytes (cut at a UTF-8
+/// boundary).
+pub const MAX_LINE: usize = 64 * 1024;
 
 #[derive(Debug)]
 pub struct LogTail {
@@ -36,7 +47,8 @@ impl LogTail {
     }
 
     /// Complete new lines since the last look, sanitized; a half-written
-    /// last line waits for its newline. A shorter file starts over.
+    /// last line waits for its newline (up to [`MAX_LINE`] bytes of it). A
+    /// shorter file starts over.
     pub fn read_new(&mut self) -> io::Result<Vec<String>> {
         let meta = std::fs::symlink_metadata(&self.path)?;
         if !meta.is_file() {
@@ -58,15 +70,39 @@ impl LogTail {
         file.take(len - self.offset).read_to_end(&mut buf)?;
         self.offset += buf.len() as u64;
         self.partial.extend_from_slice(&buf);
-        let Some(last_nl) = self.partial.iter().rposition(|&b| b == b'\n') else {
-            return Ok(Vec::new());
-        };
-        let complete: Vec<u8> = self.partial.drain(..=last_nl).collect();
-        Ok(String::from_utf8_lossy(&complete)
-            .lines()
-            .map(sanitize::line)
-            .collect())
+        let mut lines = Vec::new();
+        if let Some(last_nl) = memchr::memrchr(b'\n', &self.partial) {
+            lines.extend(display_lines(&self.partial[..=last_nl]));
+            self.partial.drain(..=last_nl);
+        }
+        while self.partial.len() > MAX_LINE {
+            let cut = char_boundary(&self.partial, MAX_LINE);
+            lines.extend(display_lines(&self.partial[..cut]));
+            self.partial.drain(..cut);
+        }
+        Ok(lines)
     }
+}
+
+/// Raw command output -> the lines shown for it, each sanitized (escape
+/// sequences removed, tabs expanded, `\r\n` read as a newline). A last
+/// piece without a newline counts as a line.
+pub fn display_lines(raw: &[u8]) -> impl Iterator<Item = String> + '_ {
+    let body = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let pieces = (!raw.is_empty()).then(|| body.split(|&b| b == b'\n'));
+    pieces
+        .into_iter()
+        .flatten()
+        .map(|l| sanitize::line(&String::from_utf8_lossy(l)))
+}
+
+/// A cut at or just before `at` that does not split a UTF-8 character.
+fn char_boundary(buf: &[u8], at: usize) -> usize {
+    let mut cut = at.min(buf.len());
+    while cut > at.saturating_sub(3) && cut > 0 && cut < buf.len() && (buf[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    if cut == 0 { at.min(buf.len()) } else { cut }
 }
 
 #[cfg(test)]
@@ -99,7 +135,54 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_log_is_read_from_its_last_megabyte_only() {
+    fn cut_keeps_characters_whole() {
+        let s = "aé€😀".as_bytes(); // 1 + 2 + 3 + 4 bytes
+        assert_eq!(char_boundary(s, 2), 1);
+        assert_eq!(char_boundary(s, 3), 3);
+        assert_eq!(char_boundary(s, 4), 3);
+        assert_eq!(char_boundary(s, 7), 6);
+        assert_eq!(char_boundary(s, 8), 6);
+        assert_eq!(char_boundary(s, 10), 10);
+    }
+
+    #[test]
+    fn display_lines_sanitize_each_line() {
+        let raw = b"\x1b]0;title\x07one\r\n\x1b[31mred\x1b[0m\tx\n\nlast";
+        let lines: Vec<String> = display_lines(raw).collect();
+        assert_eq!(lines, ["one", "red     x", "", "last"]);
+        assert_eq!(display_lines(b"").count(), 0);
+        assert_eq!(display_lines(b"\n").collect::<Vec<_>>(), [""]);
+    }
+
+    #[test]
+    fn long_lines_are_shown_in_pieces_and_escapes_never_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.log");
+        std::fs::write(&path, "").unwrap();
+        let mut tail = LogTail::new(&path);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        // A line with no newline yet, longer than two pieces.
+        // (Odd: the first cut falls inside a character.)
+        let long = "a".to_string() + &"é".repeat(MAX_LINE);
+        f.write_all(long.as_bytes()).unwrap();
+        let pieces = tail.read_new().unwrap();
+        assert_eq!(pieces.len(), 2, "whole pieces are shown at once");
+        assert!(pieces.iter().all(|p| p.len() <= MAX_LINE && p.len() > MAX_LINE - 4));
+        assert!(tail.partial.len() <= MAX_LINE);
+        f.write_all(b"\x1b[2J\x1b]52;c;aGkK\x07end\n").unwrap();
+        let rest = tail.read_new().unwrap();
+        assert_eq!(rest.len(), 1);
+        assert!(rest[0].ends_with("end"));
+        let all: String = pieces.concat() + &rest[0];
+        assert_eq!(all, long + "end");
+        assert!(!all.contains('\x1b'));
+    }
+
+    #[test]
+    fn a_huge_log_is_read_from_its_tail_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("test.log");
         let line = "x".repeat(99) + "\n";
@@ -111,6 +194,6 @@ mod tests {
             "{} lines",
             lines.len()
         );
-        assert!(lines.len() > 10_000);
+        assert!(lines.len() >= (MAX_READ as usize) / 100 - 1);
     }
 }

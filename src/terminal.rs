@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use chrono::{Local, Utc};
@@ -172,7 +172,22 @@ struct Edges<'a> {
     run: Option<RunHandle>,
     run_kind: Option<RunKind>,
     run_tx: UnboundedSender<RunEvent>,
+    /// A start is under way off the UI task (see [`Started`]).
+    starting: bool,
+    /// `X` came while the start was under way: cancel as soon as it runs.
+    cancel_when_started: bool,
+    started_tx: UnboundedSender<Started>,
 }
+
+/// The answer of a start done off the UI task: the run, or why not.
+struct Started {
+    kind: RunKind,
+    result: std::result::Result<RunHandle, String>,
+}
+
+/// While messages stream, at most one frame this often; an isolated change
+/// draws at once, and a key or a resize never waits.
+pub const FRAME: Duration = Duration::from_millis(33);
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
@@ -188,45 +203,74 @@ async fn event_loop(
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let (run_tx, mut run_rx) = unbounded_channel::<RunEvent>();
+    let (started_tx, mut started_rx) = unbounded_channel::<Started>();
     let mut edges = Edges {
         terminal,
         config,
         run: None,
         run_kind: None,
         run_tx,
+        starting: false,
+        cancel_when_started: false,
+        started_tx,
     };
     let size = edges.terminal.size()?;
     update(state, Msg::Resize(size.width, size.height));
     let mut dirty = true;
+    // Draw now, whatever the frame cap (a key, a resize).
+    let mut urgent = false;
+    let mut last_draw: Option<Instant> = None;
     loop {
-        if dirty {
+        let next_frame = last_draw.map(|t| t + FRAME);
+        if dirty && (urgent || next_frame.is_none_or(|t| Instant::now() >= t)) {
             update(state, Msg::Tick(Utc::now()));
             edges.terminal.draw(|f| ui::draw(f, state, theme))?;
             dirty = false;
+            urgent = false;
+            last_draw = Some(Instant::now());
         }
+        // A change that came too soon after a frame is drawn at the next one.
+        let frame_due = next_frame.filter(|_| dirty);
         let msg = tokio::select! {
+            // Keys first: they are never delayed by a stream of messages.
+            biased;
             ev = keys.next() => match ev {
-                Some(Ok(Event::Key(k))) => Msg::Key(k),
-                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(Event::Key(k))) => {
+                    urgent = true;
+                    Msg::Key(k)
+                }
+                Some(Ok(Event::Resize(w, h))) => {
+                    urgent = true;
+                    Msg::Resize(w, h)
+                }
                 Some(Ok(_)) => continue,
                 // The terminal is gone (SSH dropped): leave instead of spinning.
                 Some(Err(e)) => return Err(eyre!("terminal input failed: {e}")),
                 None => return Ok(()),
             },
-            m = rx.recv() => match m {
-                Some(m) => m,
-                None => return Err(eyre!("the results reader stopped unexpectedly")),
-            },
-            Some(ev) = run_rx.recv() => run_msg(&mut edges, ev, &mut run_rx),
-            _ = tick.tick() => {
-                dirty |= state.needs_clock();
-                continue;
-            }
             // The run handle in `edges` kills its process group when dropped
             // on these returns; no child outlives loopdeck.
             _ = sigterm.recv() => return Ok(()),
             _ = sighup.recv() => return Ok(()),
             _ = sigint.recv() => return Ok(()),
+            _ = sleep_until(frame_due), if frame_due.is_some() => continue,
+            Some(started) = started_rx.recv() => match on_started(&mut edges, started) {
+                Some(msg) => msg,
+                None => continue,
+            },
+            Some(ev) = run_rx.recv() => match run_msg(&mut edges, ev, &mut run_rx) {
+                Some(msg) => msg,
+                None => continue,
+            },
+            _ = tick.tick() => {
+                dirty |= state.needs_clock();
+                continue;
+            }
+            // Last: it can stream; the branches above must not starve.
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => return Err(eyre!("the results reader stopped unexpectedly")),
+            },
         };
         if apply(&mut edges, state, msg)? {
             return Ok(());
@@ -241,26 +285,61 @@ async fn event_loop(
     }
 }
 
-/// A runner event as a message; output lines that are already waiting are
-/// batched into one message (one redraw for a burst of output).
-fn run_msg(edges: &mut Edges, ev: RunEvent, more: &mut UnboundedReceiver<RunEvent>) -> Msg {
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// A runner event as a message, or none. The output itself is shown from
+/// the log file, read back like any other viewer's (see `follow`): the
+/// directory is the truth, so `Output` pings need no message.
+fn run_msg(
+    edges: &mut Edges,
+    ev: RunEvent,
+    more: &mut UnboundedReceiver<RunEvent>,
+) -> Option<Msg> {
     let kind = edges.run_kind.unwrap_or(RunKind::Test);
     match ev {
-        RunEvent::Started { id, .. } => Msg::RunStarted { kind, id },
+        RunEvent::Started { id, .. } => Some(Msg::RunStarted { kind, id }),
         RunEvent::Finished(record) => {
             edges.run = None;
             edges.run_kind = None;
-            Msg::RunFinished(*record)
+            Some(Msg::RunFinished(*record))
         }
-        // Output is shown from the log file, read back like any other
-        // viewer's (see `follow`): the directory is the truth.
-        RunEvent::Line(_) => {
+        RunEvent::Line(_) | RunEvent::Output { .. } => {
             while let Ok(ev) = more.try_recv() {
-                if !matches!(ev, RunEvent::Line(_)) {
+                if !matches!(ev, RunEvent::Line(_) | RunEvent::Output { .. }) {
                     return run_msg(edges, ev, more);
                 }
             }
-            Msg::RunOutput(Vec::new())
+            None
+        }
+    }
+}
+
+/// A start done off the UI task has answered: keep the run (cancelling it
+/// at once if `X` came meanwhile), or say why it did not start.
+fn on_started(edges: &mut Edges, started: Started) -> Option<Msg> {
+    edges.starting = false;
+    let cancel = std::mem::take(&mut edges.cancel_when_started);
+    match started.result {
+        Ok(handle) => {
+            if cancel {
+                handle.cancel();
+            }
+            // A quick command may be over already (its `Finished` came first).
+            if !handle.is_finished() {
+                edges.run = Some(handle);
+            }
+            None
+        }
+        Err(reason) => {
+            edges.run_kind = None;
+            Some(Msg::RunRefused {
+                kind: started.kind,
+                reason: crate::sanitize::line(&reason),
+            })
         }
     }
 }
@@ -275,28 +354,33 @@ fn apply(edges: &mut Edges, state: &mut State, msg: Msg) -> Result<bool> {
                 kind,
                 next_iteration,
             } => {
-                let started = match edges.config {
-                    None => Err("no loopdeck.toml".to_string()),
-                    Some(config) => {
-                        driver::start(config, kind, next_iteration, edges.run_tx.clone())
+                let Some(config) = edges.config else {
+                    let reason = "no loopdeck.toml".to_string();
+                    if apply(edges, state, Msg::RunRefused { kind, reason })? {
+                        return Ok(true);
                     }
+                    continue;
                 };
-                match started {
-                    Ok(handle) => {
-                        edges.run = Some(handle);
-                        edges.run_kind = Some(kind);
-                    }
-                    Err(reason) => {
-                        let reason = crate::sanitize::line(&reason);
-                        if apply(edges, state, Msg::RunRefused { kind, reason })? {
-                            return Ok(true);
-                        }
-                    }
-                }
+                // Taking the lock and reading the iteration touch the disk:
+                // off the UI task, answered with a `Started`.
+                let config = config.clone();
+                let run_tx = edges.run_tx.clone();
+                let answer = edges.started_tx.clone();
+                edges.starting = true;
+                edges.run_kind = Some(kind);
+                tokio::task::spawn_blocking(move || {
+                    let result =
+                        driver::start(&config, kind, next_iteration, runner::Echo::None, run_tx);
+                    // If loopdeck is gone meanwhile, the handle is dropped
+                    // here, which kills the run.
+                    let _ = answer.send(Started { kind, result });
+                });
             }
             Effect::Cancel => {
                 if let Some(run) = &edges.run {
                     run.cancel();
+                } else if edges.starting {
+                    edges.cancel_when_started = true;
                 }
             }
             Effect::Copy(text) => {

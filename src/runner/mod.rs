@@ -12,15 +12,19 @@
 //!   that opens `/dev/tty` to prompt gets an error instead of fighting the
 //!   TUI for the keyboard), stdin from `/dev/null`, SIGTERM/SIGINT/SIGHUP/
 //!   SIGQUIT/SIGPIPE reset to their defaults.
-//! * **Output.** stdout and stderr are read concurrently and interleaved
-//!   line-wise; each line goes through [`crate::sanitize::line`] (no escape
-//!   sequence ever reaches the log or the screen), lines longer than
-//!   [`output::MAX_LINE`] bytes are cut, and nothing is kept: memory stays
-//!   bounded for any amount of output (see [`output`]). The log is opened in
-//!   append mode: several attempts share one `test.log`, each framed by a
-//!   `[loopdeck] <id> started ...` and a `[loopdeck] <id> ...` outcome line.
-//!   Every line written to the log is also sent as a [`RunEvent::Line`], in
-//!   the same order, so the pane and the file show the same text.
+//! * **Output.** stdout and stderr are read concurrently in chunks of
+//!   whole lines and appended to the log as they come: the log holds the
+//!   command's bytes (escape sequences included), interleaved line-wise, with
+//!   no per-line work on the way, so a command printing gigabytes runs about
+//!   as fast as with its output sent to a file. Nothing is kept: memory stays
+//!   bounded for any amount of output (see [`output`]). Output is sanitized
+//!   when shown: the output pane reads the log back through
+//!   [`crate::logtail`], and a headless run copies it to stdout
+//!   ([`RunSpec::echo`]), sanitized when stdout is a terminal. The caller
+//!   gets no lines, only a [`RunEvent::Output`] now and then. The log is
+//!   opened in append mode: several attempts share one `test.log`, each
+//!   framed by a `[loopdeck] <id> started ...` and a `[loopdeck] <id> ...`
+//!   outcome line, which are also sent as [`RunEvent::Line`]s.
 //! * **Cancel** ([`RunHandle::cancel`]) and **timeout**: SIGTERM to the
 //!   whole group, up to [`RunSpec::grace`] (default [`DEFAULT_GRACE`]) for
 //!   it to go, then SIGKILL to the group. `cancelled`/`timed_out` is set and
@@ -83,6 +87,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use group::signal_name;
+pub use output::Echo;
 pub use record::{RunKind, RunRecord, read_runs, read_runs_from};
 
 /// SIGTERM -> SIGKILL grace period unless the spec says otherwise.
@@ -123,6 +128,8 @@ pub struct RunSpec {
     /// revision it runs against), recorded from the `started` line on; a
     /// match of `revision_pattern` replaces it.
     pub revision: Option<String>,
+    /// Where the output is copied besides the log (headless: stdout).
+    pub echo: output::Echo,
 }
 
 impl RunSpec {
@@ -144,20 +151,25 @@ impl RunSpec {
             runs_path: runs_path.into(),
             revision_pattern: None,
             revision: None,
+            echo: output::Echo::None,
         }
     }
 }
 
 /// What a run reports, in this order: `Started` (unless it could not
-/// start), `Line`s, `Finished` (always, exactly once).
+/// start), `Line`s and `Output`s, `Finished` (always, exactly once).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
     Started {
         id: String,
         pid: u32,
     },
-    /// One sanitized line, exactly as appended to the log.
+    /// A line loopdeck itself appended to the log (the run's start and
+    /// outcome, leftover processes), sanitized.
     Line(String),
+    /// The command's output grew: `bytes` of it so far, all in the log. At
+    /// most one every [`output::PING_EVERY`]; the output itself is in the log.
+    Output { bytes: u64 },
     /// Boxed: a record is ~300 bytes, a line event 24, and the channel
     /// sizes every slot for the largest variant.
     Finished(Box<RunRecord>),
@@ -280,13 +292,14 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
                 FAILED.fetch_add(1, Ordering::Relaxed)
             );
             let header = header_line(&base);
-            let _ = log_lines(&mut log, &[&header]);
+            let _ = log_lines(&mut log, spec.echo, &[&header]);
             let _ = tx.send(RunEvent::Line(header));
             let shared = Arc::new(Shared::new(
                 base.id.clone(),
                 None,
                 runs,
                 spec.log_path.clone(),
+                spec.echo,
                 base,
                 t0,
             ));
@@ -306,13 +319,14 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
         i32::try_from(pid).ok().filter(|&p| p > 1),
         runs,
         spec.log_path.clone(),
+        spec.echo,
         base,
         t0,
     ));
     registry().push(shared.clone());
 
     let mut note = None;
-    if let Err(e) = log_lines(&mut log, &[&header]) {
+    if let Err(e) = log_lines(&mut log, spec.echo, &[&header]) {
         note = Some(format!("writing the log failed: {e}"));
     }
     if let Err(e) = record::append_line(&mut shared.lock().runs, &started_line) {
@@ -325,21 +339,27 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
     let _ = tx.send(RunEvent::Line(header));
 
     let bytes = shared.bytes.clone();
-    let (line_tx, line_rx) = mpsc::channel(output::CHANNEL);
+    let (chunk_tx, chunk_rx) = mpsc::channel(output::CHANNEL);
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
-        readers.push(rt.spawn(output::read_lines(out, line_tx.clone(), bytes.clone())));
+        output::widen_pipe(&out);
+        readers.push(rt.spawn(output::read_pipe(out, chunk_tx.clone(), bytes.clone())));
     }
     if let Some(err) = child.stderr.take() {
-        readers.push(rt.spawn(output::read_lines(err, line_tx.clone(), bytes.clone())));
+        output::widen_pipe(&err);
+        readers.push(rt.spawn(output::read_pipe(err, chunk_tx.clone(), bytes.clone())));
     }
-    drop(line_tx);
-    let sink = rt.spawn(output::sink(
-        line_rx,
+    drop(chunk_tx);
+    let sink = output::Sink {
+        chunks: chunk_rx,
         log,
-        tx.clone(),
-        spec.revision_pattern.clone(),
-    ));
+        echo: spec.echo,
+        pattern: spec.revision_pattern.clone(),
+        tx: tx.clone(),
+        bytes: bytes.clone(),
+        rt: rt.clone(),
+    };
+    let sink = rt.spawn_blocking(move || output::write_all(sink));
     rt.spawn(supervise(Supervised {
         shared: shared.clone(),
         child,
@@ -447,12 +467,18 @@ fn footer_line(r: &RunRecord) -> String {
     crate::sanitize::line(&s)
 }
 
-/// Appends whole lines to a log opened in append mode, in one write.
-fn log_lines(log: &mut File, lines: &[&str]) -> io::Result<()> {
+/// Appends loopdeck's own (sanitized) lines to a log opened in append
+/// mode, in one write, and copies them to the echo: everything in the log
+/// reaches the echo, in the log's order.
+fn log_lines(log: &mut File, echo: output::Echo, lines: &[&str]) -> io::Result<()> {
     let mut buf = Vec::new();
     for l in lines {
         buf.extend_from_slice(l.as_bytes());
         buf.push(b'\n');
+    }
+    if echo != output::Echo::None {
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(&buf).and_then(|()| out.flush());
     }
     log.write_all(&buf)
 }
@@ -479,6 +505,7 @@ struct Shared {
 struct FinishState {
     runs: File,
     log_path: PathBuf,
+    echo: output::Echo,
     base: RunRecord,
     t0: Instant,
     /// The `finished` record, once written.
@@ -491,6 +518,7 @@ impl Shared {
         pgid: Option<i32>,
         runs: File,
         log_path: PathBuf,
+        echo: output::Echo,
         base: RunRecord,
         t0: Instant,
     ) -> Shared {
@@ -502,6 +530,7 @@ impl Shared {
             state: Mutex::new(FinishState {
                 runs,
                 log_path,
+                echo,
                 base,
                 t0,
                 written: None,
@@ -532,7 +561,7 @@ impl Shared {
                 fill(&mut rec);
                 let footer = footer_line(&rec);
                 if let Ok(mut log) = OpenOptions::new().append(true).open(&st.log_path) {
-                    let _ = log_lines(&mut log, &[&footer]);
+                    let _ = log_lines(&mut log, st.echo, &[&footer]);
                 }
                 let _ = tx.send(RunEvent::Line(footer));
                 let _ = record::append_line(&mut st.runs, &record::event_line("finished", &rec));
@@ -662,9 +691,12 @@ async fn supervise(s: Supervised) {
                 shared.id,
                 signal_name(sig)
             );
-            let log_path = shared.lock().log_path.clone();
+            let (log_path, echo) = {
+                let st = shared.lock();
+                (st.log_path.clone(), st.echo)
+            };
             if let Ok(mut log) = OpenOptions::new().append(true).open(&log_path) {
-                let _ = log_lines(&mut log, &[&msg]);
+                let _ = log_lines(&mut log, echo, &[&msg]);
             }
             let _ = tx.send(RunEvent::Line(msg));
         }

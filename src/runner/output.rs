@@ -1,106 +1,233 @@
-//! A run's output: pipes -> sanitized lines -> log file and events.
+//! A run's output: pipes -> raw byte chunks -> log file (and, headless, stdout).
 //!
-//! Two reader tasks (stdout, stderr) split their pipe into lines of at most
-//! [`MAX_LINE`] bytes, sanitize each one and send it into one bounded
-//! channel, so the two streams interleave line-wise in arrival order. One
-//! sink task takes lines from that channel, sends each as a
-//! [`RunEvent::Line`] and appends them to the log in batches (one blocking
-//! write per batch, on tokio's blocking pool). Memory is bounded by the
-//! channel and the batch, whatever the size of the output; when the disk is
-//! slower than the command, the channel fills and the readers stop reading,
-//! so the command waits on its pipe.
+//! Two reader tasks (stdout, stderr) read their pipe in chunks of up to
+//! [`CHUNK`] bytes and send the part up to the chunk's last newline — whole
+//! lines — into one bounded channel; the rest of a line waits for its end in
+//! the reader. So the two streams interleave line-wise (a line longer than
+//! [`CHUNK`] is the exception: it is sent in pieces, and the other stream may
+//! land between them). Finding the last newline is one `memrchr` per read;
+//! nothing is split into lines, decoded or copied on the way.
+//!
+//! One writer thread (tokio's blocking pool) takes the chunks and appends
+//! each to the log with one `write` (the log holds the command's bytes as
+//! they came; only a last line without a newline gets one, so loopdeck's
+//! outcome line starts on its own line). For a headless run it also copies
+//! them to stdout ([`Echo`]). For a deploy it looks for the revision pattern
+//! in each line, as the pane shows it (sanitized). Every [`PING_EVERY`] at
+//! most it tells the caller that the output grew ([`RunEvent::Output`]).
+//!
+//! Nothing is sanitized here: output is sanitized when shown — the output
+//! pane reads the log back through [`crate::logtail`], and [`Echo::Sanitized`]
+//! cleans what reaches a terminal.
+//!
+//! Memory is bounded by the channel, whatever the size of the output. When
+//! the disk (or stdout) is slower than the command, the channel fills, the
+//! readers stop reading, and the command waits on its pipe.
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use regex::Regex;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use super::RunEvent;
 
-/// Longer lines are cut into pieces of this many bytes (at a UTF-8
-/// boundary): a newline-free gigabyte must not sit in memory.
-pub const MAX_LINE: usize = 64 * 1024;
-/// Lines in flight between the readers and the sink.
-pub(crate) const CHANNEL: usize = 256;
-/// The sink writes at most this much per batch.
-const BATCH: usize = 64 * 1024;
+/// Most bytes read from a pipe at once and sent as one chunk.
+pub const CHUNK: usize = 256 * 1024;
+/// Chunks in flight between the readers and the writer.
+pub(crate) const CHANNEL: usize = 8;
+/// Pipe buffer asked for (`F_SETPIPE_SZ`; Linux's default limit for a user):
+/// fewer, larger reads while the command prints fast.
+const PIPE_SIZE: libc::c_int = 1 << 20;
+/// At most one [`RunEvent::Output`] this often.
+pub const PING_EVERY: Duration = Duration::from_millis(33);
 
-/// Reads `pipe` until EOF (or until the task is aborted), sending
-/// sanitized lines to `out` and counting raw bytes in `bytes`.
-pub(crate) async fn read_lines<R: AsyncRead + Unpin>(
-    pipe: R,
-    out: mpsc::Sender<String>,
+/// Where a run's output is copied besides the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Echo {
+    /// Nowhere (the UI reads the log back).
+    #[default]
+    None,
+    /// To stdout as is (headless, stdout is not a terminal: same bytes as
+    /// the log).
+    Raw,
+    /// To stdout, each line sanitized (headless, stdout is a terminal: no
+    /// escape sequence from the command reaches it).
+    Sanitized,
+}
+
+/// Asks for a larger pipe buffer; a refusal only costs speed.
+pub(crate) fn widen_pipe(pipe: &impl AsRawFd) {
+    // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ has no other effect.
+    unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) };
+}
+
+/// Reads `pipe` until EOF (or until the task is aborted), sending chunks of
+/// whole lines to `out` and counting raw bytes in `bytes`.
+pub(crate) async fn read_pipe<R: AsyncRead + Unpin>(
+    mut pipe: R,
+    out: mpsc::Sender<Vec<u8>>,
     bytes: Arc<AtomicU64>,
 ) {
-    let mut reader = BufReader::with_capacity(64 * 1024, pipe);
-    let mut partial: Vec<u8> = Vec::new();
-    let mut ready: Vec<String> = Vec::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     loop {
-        let buf = match reader.fill_buf().await {
-            Ok(buf) => buf,
+        let start = buf.len();
+        let n = match pipe.read_buf(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        if buf.is_empty() {
-            break;
-        }
-        let used = match memchr::memchr(b'\n', buf) {
-            Some(i) if partial.is_empty() && i <= MAX_LINE => {
-                ready.push(decode(&buf[..i]));
-                i + 1
-            }
-            Some(i) => {
-                partial.extend_from_slice(&buf[..i]);
-                cut_long(&mut partial, &mut ready);
-                ready.push(decode(&partial));
-                partial.clear();
-                i + 1
-            }
-            None => {
-                partial.extend_from_slice(buf);
-                cut_long(&mut partial, &mut ready);
-                buf.len()
-            }
+        bytes.fetch_add(n as u64, Ordering::Relaxed);
+        let end = match memchr::memrchr(b'\n', &buf[start..]) {
+            Some(i) => Some(start + i + 1),
+            // A line longer than a chunk: send what there is.
+            None if buf.len() >= CHUNK => Some(buf.len()),
+            None => None,
         };
-        reader.consume(used);
-        bytes.fetch_add(used as u64, Ordering::Relaxed);
-        for line in ready.drain(..) {
-            if out.send(line).await.is_err() {
+        if let Some(end) = end {
+            let mut next = Vec::with_capacity(CHUNK);
+            next.extend_from_slice(&buf[end..]);
+            buf.truncate(end);
+            if out.send(std::mem::replace(&mut buf, next)).await.is_err() {
                 return;
             }
         }
     }
-    if !partial.is_empty() {
-        let _ = out.send(decode(&partial)).await;
+    if !buf.is_empty() {
+        if buf.last() != Some(&b'\n') {
+            buf.push(b'\n');
+        }
+        let _ = out.send(buf).await;
     }
 }
 
-/// Moves whole [`MAX_LINE`] pieces off the front of an over-long partial
-/// line.
-fn cut_long(partial: &mut Vec<u8>, ready: &mut Vec<String>) {
-    while partial.len() > MAX_LINE {
-        let cut = char_boundary(partial, MAX_LINE);
-        ready.push(decode(&partial[..cut]));
-        partial.drain(..cut);
+/// What the writer learned.
+pub(crate) struct SinkOut {
+    pub revision: Option<String>,
+    pub write_error: Option<String>,
+}
+
+/// The writer's inputs.
+pub(crate) struct Sink {
+    pub chunks: mpsc::Receiver<Vec<u8>>,
+    pub log: File,
+    pub echo: Echo,
+    pub pattern: Option<Regex>,
+    pub tx: mpsc::UnboundedSender<RunEvent>,
+    pub bytes: Arc<AtomicU64>,
+    /// For the timer of a ping owed (see [`write_all`]).
+    pub rt: tokio::runtime::Handle,
+}
+
+/// Drains the chunks until every reader is done: each to the log (and the
+/// echo). Blocking: runs on its own thread (`spawn_blocking`).
+///
+/// Pings ([`RunEvent::Output`]) have a leading and a trailing edge: the
+/// first chunk after a quiet spell pings at once; chunks within
+/// [`PING_EVERY`] of a ping owe one, sent when the period is over, so the
+/// last output is always announced.
+pub(crate) fn write_all(sink: Sink) -> SinkOut {
+    let Sink {
+        mut chunks,
+        log,
+        echo,
+        pattern,
+        tx,
+        bytes,
+        rt,
+    } = sink;
+    let mut log = Some(log);
+    let mut revision = None;
+    let mut write_error: Option<String> = None;
+    let mut stdout = (echo != Echo::None).then(io::stdout);
+    let mut last_ping: Option<Instant> = None;
+    let mut owed = false;
+    let ping = |last_ping: &mut Option<Instant>| {
+        *last_ping = Some(Instant::now());
+        let _ = tx.send(RunEvent::Output {
+            bytes: bytes.load(Ordering::Relaxed),
+        });
+    };
+    loop {
+        let next = match last_ping.filter(|_| owed) {
+            Some(at) => {
+                let due = tokio::time::Instant::from_std(at + PING_EVERY);
+                match rt.block_on(tokio::time::timeout_at(due, chunks.recv())) {
+                    Ok(next) => next,
+                    Err(_) => {
+                        owed = false;
+                        ping(&mut last_ping);
+                        continue;
+                    }
+                }
+            }
+            None => chunks.blocking_recv(),
+        };
+        let Some(chunk) = next else { break };
+        if let Some(file) = &mut log
+            && let Err(e) = file.write_all(&chunk)
+        {
+            // Disk full or the like: keep draining the pipes (the command
+            // must not block), stop writing.
+            write_error = Some(format!("writing the log failed: {e}"));
+            log = None;
+        }
+        if let Some(out) = &stdout {
+            let r = match echo {
+                Echo::Sanitized => write_display_lines(&mut out.lock(), &chunk),
+                _ => out.lock().write_all(&chunk),
+            };
+            if r.is_err() {
+                // stdout closed (`loopdeck test | head`): the log goes on.
+                stdout = None;
+            }
+        }
+        if let Some(p) = &pattern
+            && let Some(r) = last_revision(p, &chunk)
+        {
+            revision = Some(r);
+        }
+        if last_ping.is_none_or(|t| t.elapsed() >= PING_EVERY) {
+            owed = false;
+            ping(&mut last_ping);
+        } else {
+            owed = true;
+        }
+    }
+    if owed {
+        ping(&mut last_ping);
+    }
+    if let Some(out) = &stdout {
+        let _ = out.lock().flush();
+    }
+    SinkOut {
+        revision,
+        write_error,
     }
 }
 
-/// A cut at or just before `at` that does not split a UTF-8 character.
-fn char_boundary(buf: &[u8], at: usize) -> usize {
-    let mut cut = at.min(buf.len());
-    while cut > at.saturating_sub(3) && cut > 0 && cut < buf.len() && (buf[cut] & 0xC0) == 0x80 {
-        cut -= 1;
+/// Raw output -> sanitized display lines, each ending in a newline.
+pub fn write_display_lines(out: &mut impl Write, raw: &[u8]) -> io::Result<()> {
+    for line in crate::logtail::display_lines(raw) {
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
     }
-    if cut == 0 { at.min(buf.len()) } else { cut }
+    Ok(())
 }
 
-/// Raw bytes -> one safe display line.
-fn decode(bytes: &[u8]) -> String {
-    crate::sanitize::line(&String::from_utf8_lossy(bytes))
+/// The revision named by the last line of `chunk` that `pattern` matches,
+/// lines read as the pane shows them (sanitized: a coloured revision
+/// matches as the operator sees it).
+fn last_revision(pattern: &Regex, chunk: &[u8]) -> Option<String> {
+    crate::logtail::display_lines(chunk)
+        .filter_map(|line| match_revision(pattern, &line))
+        .last()
 }
 
 /// The last match of `pattern` in `line`: its first capture group if it
@@ -111,86 +238,9 @@ pub(crate) fn match_revision(pattern: &Regex, line: &str) -> Option<String> {
     (!m.as_str().is_empty()).then(|| m.as_str().to_string())
 }
 
-/// What the sink learned.
-pub(crate) struct SinkOut {
-    pub revision: Option<String>,
-    pub write_error: Option<String>,
-}
-
-/// Drains `lines` until every reader is done: events to `tx`, text to
-/// `log`.
-pub(crate) async fn sink(
-    mut lines: mpsc::Receiver<String>,
-    log: File,
-    tx: mpsc::UnboundedSender<RunEvent>,
-    pattern: Option<Regex>,
-) -> SinkOut {
-    let mut log = Some(log);
-    let mut revision = None;
-    let mut write_error: Option<String> = None;
-    let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
-    while let Some(first) = lines.recv().await {
-        let mut next = Some(first);
-        while let Some(line) = next.take() {
-            if let Some(p) = &pattern
-                && let Some(r) = match_revision(p, &line)
-            {
-                revision = Some(r);
-            }
-            if log.is_some() {
-                batch.extend_from_slice(line.as_bytes());
-                batch.push(b'\n');
-            }
-            // The receiver may be gone (loopdeck shutting down): the log
-            // still gets everything.
-            let _ = tx.send(RunEvent::Line(line));
-            if batch.len() < BATCH {
-                next = lines.try_recv().ok();
-            }
-        }
-        if let Some(mut file) = log.take() {
-            let mut buf = std::mem::take(&mut batch);
-            let done = tokio::task::spawn_blocking(move || {
-                let r = file.write_all(&buf);
-                buf.clear();
-                (file, buf, r)
-            })
-            .await;
-            match done {
-                Ok((file, buf, Ok(()))) => {
-                    log = Some(file);
-                    batch = buf;
-                }
-                Ok((_, buf, Err(e))) => {
-                    // Disk full or the like: keep draining the pipes (the
-                    // command must not block), stop writing.
-                    write_error = Some(format!("writing the log failed: {e}"));
-                    batch = buf;
-                }
-                Err(e) => write_error = Some(format!("log writer failed: {e}")),
-            }
-        }
-    }
-    SinkOut {
-        revision,
-        write_error,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cut_keeps_characters_whole() {
-        let s = "aé€😀".as_bytes(); // 1 + 2 + 3 + 4 bytes
-        assert_eq!(char_boundary(s, 2), 1);
-        assert_eq!(char_boundary(s, 3), 3);
-        assert_eq!(char_boundary(s, 4), 3);
-        assert_eq!(char_boundary(s, 7), 6);
-        assert_eq!(char_boundary(s, 8), 6);
-        assert_eq!(char_boundary(s, 10), 10);
-    }
 
     #[test]
     fn revision_prefers_the_first_group_and_the_last_match() {
@@ -207,27 +257,124 @@ mod tests {
         assert_eq!(match_revision(&whole, "nothing here"), None);
     }
 
-    #[tokio::test]
-    async fn long_lines_are_cut_and_the_tail_kept() {
-        let mut input = vec![b'x'; MAX_LINE * 2 + 10];
-        input.extend_from_slice(b"\nshort\r\n\x1b[31mred\x1b[0m\nno newline");
-        let (tx, mut rx) = mpsc::channel(16);
+    #[test]
+    fn revision_is_found_per_line_in_raw_chunks_as_shown() {
+        let p = Regex::new(r"^revision (\S+) is live$").unwrap();
+        // Colour codes around the revision, CRLF, and the last line wins.
+        let chunk = b"building\r\nrevision \x1b[1mr-1\x1b[0m is live\r\nnoise\nrevision r-2 is live\nrevision r-3 is not\n";
+        assert_eq!(last_revision(&p, chunk).as_deref(), Some("r-2"));
+        // `^`/`$` are per line: the pattern never spans two lines.
+        let two = Regex::new(r"live\s+noise").unwrap();
+        assert_eq!(last_revision(&two, chunk), None);
+        assert_eq!(last_revision(&p, b"nothing\n"), None);
+    }
+
+    async fn read_all_chunks(input: Vec<u8>) -> (Vec<Vec<u8>>, u64) {
+        let (tx, mut rx) = mpsc::channel(4);
         let bytes = Arc::new(AtomicU64::new(0));
-        let reader = tokio::spawn(read_lines(
-            std::io::Cursor::new(input.clone()),
-            tx,
-            bytes.clone(),
-        ));
+        let reader = tokio::spawn(read_pipe(std::io::Cursor::new(input), tx, bytes.clone()));
         let mut got = Vec::new();
-        while let Some(l) = rx.recv().await {
-            got.push(l);
+        while let Some(c) = rx.recv().await {
+            got.push(c);
         }
         reader.await.unwrap();
-        assert_eq!(got.len(), 6);
-        assert_eq!(got[0].len(), MAX_LINE);
-        assert_eq!(got[1].len(), MAX_LINE);
-        assert_eq!(got[2], "x".repeat(10));
-        assert_eq!(&got[3..], ["short", "red", "no newline"]);
-        assert_eq!(bytes.load(Ordering::Relaxed), input.len() as u64);
+        (got, bytes.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn chunks_are_whole_lines_and_carry_the_bytes_unchanged() {
+        let mut input = Vec::new();
+        for i in 0..20_000 {
+            input.extend_from_slice(format!("line {i} \x1b[31mred\x1b[0m\t\r\n").as_bytes());
+        }
+        input.extend_from_slice(b"no newline");
+        let (chunks, bytes) = read_all_chunks(input.clone()).await;
+        assert!(chunks.len() > 1, "{} chunks", chunks.len());
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK + 1));
+        assert!(chunks.iter().all(|c| c.ends_with(b"\n")));
+        let joined: Vec<u8> = chunks.concat();
+        // The bytes as they came; a last line without newline gets one.
+        assert_eq!(&joined[..input.len()], &input[..]);
+        assert_eq!(&joined[input.len()..], b"\n");
+        assert_eq!(bytes, input.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_line_longer_than_a_chunk_is_sent_in_pieces() {
+        let mut input = vec![b'x'; CHUNK * 2 + 10];
+        input.extend_from_slice(b"\nshort\n");
+        let (chunks, bytes) = read_all_chunks(input.clone()).await;
+        assert_eq!(chunks.concat(), input);
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK));
+        assert!(chunks.len() >= 3);
+        assert_eq!(bytes, input.len() as u64);
+    }
+
+    /// A pipe that hands out the scripted pieces one read at a time.
+    struct Script(std::collections::VecDeque<&'static [u8]>);
+
+    impl AsyncRead for Script {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            if let Some(piece) = self.0.pop_front() {
+                buf.put_slice(piece);
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn two_streams_interleave_line_wise() {
+        // Each pipe delivers half lines; what reaches the writer is whole
+        // lines of one stream or the other, never a mix inside a line.
+        let (tx, mut rx) = mpsc::channel(64);
+        let bytes = Arc::new(AtomicU64::new(0));
+        let out = Script(
+            [
+                &b"out 1\nout "[..],
+                b"2 half",
+                b" done\nout 3\n",
+            ]
+            .into(),
+        );
+        let err = Script([&b"err"[..], b" 1\nerr 2", b"\n"].into());
+        let a = tokio::spawn(read_pipe(out, tx.clone(), bytes.clone()));
+        let b = tokio::spawn(read_pipe(err, tx, bytes.clone()));
+        let mut text = Vec::new();
+        while let Some(c) = rx.recv().await {
+            assert!(c.ends_with(b"\n"));
+            text.extend_from_slice(&c);
+        }
+        a.await.unwrap();
+        b.await.unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        let outs: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("out"))
+            .collect();
+        assert_eq!(outs, ["out 1", "out 2 half done", "out 3"]);
+        lines.sort();
+        assert_eq!(
+            lines,
+            ["err 1", "err 2", "out 1", "out 2 half done", "out 3"]
+        );
+        assert_eq!(bytes.load(Ordering::Relaxed), text.len() as u64);
+    }
+
+    #[test]
+    fn sanitized_echo_never_passes_an_escape_sequence() {
+        let mut out = Vec::new();
+        write_display_lines(
+            &mut out,
+            b"\x1b]52;c;aGkK\x07copied\n\x1b[2J\x1b[31mred\x1b[0m\tx\r\nplain\n",
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "copied\nred     x\nplain\n");
     }
 }
