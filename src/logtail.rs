@@ -90,10 +90,12 @@ impl LogTail {
 pub fn display_lines(raw: &[u8]) -> impl Iterator<Item = String> + '_ {
     let body = raw.strip_suffix(b"\n").unwrap_or(raw);
     let pieces = (!raw.is_empty()).then(|| body.split(|&b| b == b'\n'));
-    pieces
-        .into_iter()
-        .flatten()
-        .map(|l| sanitize::line(&String::from_utf8_lossy(l)))
+    pieces.into_iter().flatten().map(display_line)
+}
+
+/// One raw line of output as shown: sanitized.
+pub fn display_line(raw: &[u8]) -> String {
+    sanitize::line(&String::from_utf8_lossy(raw))
 }
 
 /// A cut at or just before `at` that does not split a UTF-8 character.
@@ -170,7 +172,11 @@ mod tests {
         f.write_all(long.as_bytes()).unwrap();
         let pieces = tail.read_new().unwrap();
         assert_eq!(pieces.len(), 2, "whole pieces are shown at once");
-        assert!(pieces.iter().all(|p| p.len() <= MAX_LINE && p.len() > MAX_LINE - 4));
+        assert!(
+            pieces
+                .iter()
+                .all(|p| p.len() <= MAX_LINE && p.len() > MAX_LINE - 4)
+        );
         assert!(tail.partial.len() <= MAX_LINE);
         f.write_all(b"\x1b[2J\x1b]52;c;aGkK\x07end\n").unwrap();
         let rest = tail.read_new().unwrap();

@@ -294,11 +294,7 @@ async fn sleep_until(at: Option<Instant>) {
 /// A runner event as a message, or none. The output itself is shown from
 /// the log file, read back like any other viewer's (see `follow`): the
 /// directory is the truth, so `Output` pings need no message.
-fn run_msg(
-    edges: &mut Edges,
-    ev: RunEvent,
-    more: &mut UnboundedReceiver<RunEvent>,
-) -> Option<Msg> {
+fn run_msg(edges: &mut Edges, ev: RunEvent, more: &mut UnboundedReceiver<RunEvent>) -> Option<Msg> {
     let kind = edges.run_kind.unwrap_or(RunKind::Test);
     match ev {
         RunEvent::Started { id, .. } => Some(Msg::RunStarted { kind, id }),

@@ -1,50 +1,53 @@
-//! A run's output: pipes -> raw byte chunks -> log file (and, headless, stdout).
+//! A run's output: the command writes straight into the log file; a
+//! follower reads it back only for what needs the bytes.
 //!
-//! Two reader tasks (stdout, stderr) read their pipe in chunks of up to
-//! [`CHUNK`] bytes and send the part up to the chunk's last newline — whole
-//! lines — into one bounded channel; the rest of a line waits for its end in
-//! the reader. So the two streams interleave line-wise (a line longer than
-//! [`CHUNK`] is the exception: it is sent in pieces, and the other stream may
-//! land between them). Finding the last newline is one `memrchr` per read;
-//! nothing is split into lines, decoded or copied on the way.
+//! The command's stdout and stderr are the log itself (opened in append
+//! mode, as `cmd >> test.log 2>&1` would): loopdeck is not between the
+//! command and the disk, so a command printing gigabytes runs as fast as
+//! with its output sent to a file, and loopdeck spends nothing per byte.
+//! Each `write` the command makes lands whole, so stdout and stderr
+//! interleave at the granularity of the command's writes: whole lines when
+//! it writes line by line (stderr, or a line-buffered stdout), blocks of a
+//! few KiB for a block-buffered stdout, exactly as in a shell redirection.
+//! The log holds the command's bytes, escape sequences included; loopdeck's
+//! `[loopdeck] ... started`/outcome lines frame them (an outcome line after
+//! a last line without a newline gets one in front).
 //!
-//! One writer thread (tokio's blocking pool) takes the chunks and appends
-//! each to the log with one `write` (the log holds the command's bytes as
-//! they came; only a last line without a newline gets one, so loopdeck's
-//! outcome line starts on its own line). For a headless run it also copies
-//! them to stdout ([`Echo`]). For a deploy it looks for the revision pattern
-//! in each line, as the pane shows it (sanitized). Every [`PING_EVERY`] at
-//! most it tells the caller that the output grew ([`RunEvent::Output`]).
+//! Nothing is sanitized here: output is sanitized when shown. The output
+//! pane reads the log back through [`crate::logtail`]; a headless run
+//! copies it to stdout ([`Echo`]), line by line sanitized when stdout is a
+//! terminal.
 //!
-//! Nothing is sanitized here: output is sanitized when shown — the output
-//! pane reads the log back through [`crate::logtail`], and [`Echo::Sanitized`]
-//! cleans what reaches a terminal.
+//! The [`follow`]er, on its own thread, looks at the log every
+//! [`PING_EVERY`]: when it grew, it says so ([`RunEvent::Output`]), copies
+//! the new bytes to the echo (in the kernel, `copy_file_range`/`sendfile`,
+//! when raw), and for a deploy looks for the revision pattern in each new
+//! line as the pane shows it (sanitized). A UI run needs none of the bytes:
+//! the follower then only stats the file. Memory is bounded by one
+//! [`CHUNK`] plus one line of at most [`crate::logtail::MAX_LINE`] bytes.
 //!
-//! Memory is bounded by the channel, whatever the size of the output. When
-//! the disk (or stdout) is slower than the command, the channel fills, the
-//! readers stop reading, and the command waits on its pipe.
+//! What this costs compared with a pipe: a command whose disk fills gets
+//! the write error itself (a pipe reader could drop the output and keep the
+//! command going), and a process that escaped the run's process group
+//! (its own `setsid`) may append to the log after the run's outcome line.
 
 use std::fs::File;
-use std::io::{self, Write};
-use std::os::fd::AsRawFd;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 use regex::Regex;
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::RunEvent;
+use crate::logtail::{MAX_LINE, display_line};
 
-/// Most bytes read from a pipe at once and sent as one chunk.
+/// Most bytes the follower reads at once.
 pub const CHUNK: usize = 256 * 1024;
-/// Chunks in flight between the readers and the writer.
-pub(crate) const CHANNEL: usize = 8;
-/// Pipe buffer asked for (`F_SETPIPE_SZ`; Linux's default limit for a user):
-/// fewer, larger reads while the command prints fast.
-const PIPE_SIZE: libc::c_int = 1 << 20;
-/// At most one [`RunEvent::Output`] this often.
+/// How often the follower looks at the log while the command runs: output
+/// reaches a headless stdout within this, and [`RunEvent::Output`] comes at
+/// most this often.
 pub const PING_EVERY: Duration = Duration::from_millis(33);
 
 /// Where a run's output is copied besides the log.
@@ -53,181 +56,166 @@ pub enum Echo {
     /// Nowhere (the UI reads the log back).
     #[default]
     None,
-    /// To stdout as is (headless, stdout is not a terminal: same bytes as
-    /// the log).
+    /// To stdout as is (headless, stdout is not a terminal: the same bytes
+    /// as the log).
     Raw,
     /// To stdout, each line sanitized (headless, stdout is a terminal: no
     /// escape sequence from the command reaches it).
     Sanitized,
 }
 
-/// Asks for a larger pipe buffer; a refusal only costs speed.
-pub(crate) fn widen_pipe(pipe: &impl AsRawFd) {
-    // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ has no other effect.
-    unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) };
-}
-
-/// Reads `pipe` until EOF (or until the task is aborted), sending chunks of
-/// whole lines to `out` and counting raw bytes in `bytes`.
-pub(crate) async fn read_pipe<R: AsyncRead + Unpin>(
-    mut pipe: R,
-    out: mpsc::Sender<Vec<u8>>,
-    bytes: Arc<AtomicU64>,
-) {
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
-    loop {
-        let start = buf.len();
-        let n = match pipe.read_buf(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        bytes.fetch_add(n as u64, Ordering::Relaxed);
-        let end = match memchr::memrchr(b'\n', &buf[start..]) {
-            Some(i) => Some(start + i + 1),
-            // A line longer than a chunk: send what there is.
-            None if buf.len() >= CHUNK => Some(buf.len()),
-            None => None,
-        };
-        if let Some(end) = end {
-            let mut next = Vec::with_capacity(CHUNK);
-            next.extend_from_slice(&buf[end..]);
-            buf.truncate(end);
-            if out.send(std::mem::replace(&mut buf, next)).await.is_err() {
-                return;
-            }
-        }
-    }
-    if !buf.is_empty() {
-        if buf.last() != Some(&b'\n') {
-            buf.push(b'\n');
-        }
-        let _ = out.send(buf).await;
-    }
-}
-
-/// What the writer learned.
-pub(crate) struct SinkOut {
-    pub revision: Option<String>,
-    pub write_error: Option<String>,
-}
-
-/// The writer's inputs.
-pub(crate) struct Sink {
-    pub chunks: mpsc::Receiver<Vec<u8>>,
+/// What the follower needs.
+pub(crate) struct Follow {
+    /// The log, opened for reading at the offset where the command's output
+    /// starts.
     pub log: File,
+    /// That offset.
+    pub start: u64,
     pub echo: Echo,
     pub pattern: Option<Regex>,
-    pub tx: mpsc::UnboundedSender<RunEvent>,
-    pub bytes: Arc<AtomicU64>,
-    /// For the timer of a ping owed (see [`write_all`]).
-    pub rt: tokio::runtime::Handle,
+    pub tx: UnboundedSender<RunEvent>,
 }
 
-/// Drains the chunks until every reader is done: each to the log (and the
-/// echo). Blocking: runs on its own thread (`spawn_blocking`).
-///
-/// Pings ([`RunEvent::Output`]) have a leading and a trailing edge: the
-/// first chunk after a quiet spell pings at once; chunks within
-/// [`PING_EVERY`] of a ping owe one, sent when the period is over, so the
-/// last output is always announced.
-pub(crate) fn write_all(sink: Sink) -> SinkOut {
-    let Sink {
-        mut chunks,
-        log,
+/// What the follower learned.
+pub(crate) struct FollowOut {
+    pub revision: Option<String>,
+}
+
+/// Follows the log until `stop` says so (or is dropped), then reads what
+/// is left and returns. Blocking: runs on its own thread.
+pub(crate) fn follow(f: Follow, stop: Receiver<()>) -> FollowOut {
+    let Follow {
+        mut log,
+        start,
         echo,
         pattern,
         tx,
-        bytes,
-        rt,
-    } = sink;
-    let mut log = Some(log);
-    let mut revision = None;
-    let mut write_error: Option<String> = None;
-    let mut stdout = (echo != Echo::None).then(io::stdout);
-    let mut last_ping: Option<Instant> = None;
-    let mut owed = false;
-    let ping = |last_ping: &mut Option<Instant>| {
-        *last_ping = Some(Instant::now());
-        let _ = tx.send(RunEvent::Output {
-            bytes: bytes.load(Ordering::Relaxed),
-        });
+    } = f;
+    let mut offset = start;
+    let mut raw_out = (echo == Echo::Raw).then(io::stdout);
+    let mut shown = Shown {
+        out: (echo == Echo::Sanitized).then(io::stdout),
+        pattern,
+        revision: None,
     };
+    let needs_lines = shown.out.is_some() || shown.pattern.is_some();
+    let mut lines = Lines::default();
+    let mut buf = Vec::new();
     loop {
-        let next = match last_ping.filter(|_| owed) {
-            Some(at) => {
-                let due = tokio::time::Instant::from_std(at + PING_EVERY);
-                match rt.block_on(tokio::time::timeout_at(due, chunks.recv())) {
-                    Ok(next) => next,
-                    Err(_) => {
-                        owed = false;
-                        ping(&mut last_ping);
-                        continue;
-                    }
+        let last = !matches!(
+            stop.recv_timeout(PING_EVERY),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let len = log.metadata().map(|m| m.len()).unwrap_or(offset);
+        if len > offset {
+            if let Some(out) = &raw_out
+                && io::copy(&mut (&mut log).take(len - offset), &mut out.lock()).is_err()
+            {
+                // stdout closed (`loopdeck test | head`): the log goes on.
+                raw_out = None;
+            }
+            if needs_lines {
+                let _ = io::Seek::seek(&mut log, io::SeekFrom::Start(offset));
+                let mut left = len - offset;
+                while left > 0 {
+                    buf.resize(CHUNK.min(left as usize), 0);
+                    let n = match log.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    left -= n as u64;
+                    lines.feed(&buf[..n], &mut |l| shown.line(l));
                 }
             }
-            None => chunks.blocking_recv(),
-        };
-        let Some(chunk) = next else { break };
-        if let Some(file) = &mut log
-            && let Err(e) = file.write_all(&chunk)
-        {
-            // Disk full or the like: keep draining the pipes (the command
-            // must not block), stop writing.
-            write_error = Some(format!("writing the log failed: {e}"));
-            log = None;
+            offset = len;
+            // Whatever was not read is skipped from here on.
+            let _ = io::Seek::seek(&mut log, io::SeekFrom::Start(offset));
+            let _ = tx.send(RunEvent::Output { bytes: len - start });
         }
-        if let Some(out) = &stdout {
-            let r = match echo {
-                Echo::Sanitized => write_display_lines(&mut out.lock(), &chunk),
-                _ => out.lock().write_all(&chunk),
-            };
-            if r.is_err() {
-                // stdout closed (`loopdeck test | head`): the log goes on.
-                stdout = None;
+        if last {
+            lines.finish(&mut |l| shown.line(l));
+            for out in [&raw_out, &shown.out].into_iter().flatten() {
+                let _ = out.lock().flush();
             }
+            return FollowOut {
+                revision: shown.revision,
+            };
         }
-        if let Some(p) = &pattern
-            && let Some(r) = last_revision(p, &chunk)
+    }
+}
+
+/// What is done with each line of output, as the pane shows it.
+struct Shown {
+    /// Sanitized echo.
+    out: Option<io::Stdout>,
+    pattern: Option<Regex>,
+    revision: Option<String>,
+}
+
+impl Shown {
+    fn line(&mut self, raw: &[u8]) {
+        let shown = display_line(raw);
+        if let Some(out) = &self.out {
+            let _ = writeln!(out.lock(), "{shown}");
+        }
+        if let Some(p) = &self.pattern
+            && let Some(r) = match_revision(p, &shown)
         {
-            revision = Some(r);
+            self.revision = Some(r);
         }
-        if last_ping.is_none_or(|t| t.elapsed() >= PING_EVERY) {
-            owed = false;
-            ping(&mut last_ping);
-        } else {
-            owed = true;
-        }
-    }
-    if owed {
-        ping(&mut last_ping);
-    }
-    if let Some(out) = &stdout {
-        let _ = out.lock().flush();
-    }
-    SinkOut {
-        revision,
-        write_error,
     }
 }
 
-/// Raw output -> sanitized display lines, each ending in a newline.
-pub fn write_display_lines(out: &mut impl Write, raw: &[u8]) -> io::Result<()> {
-    for line in crate::logtail::display_lines(raw) {
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
+/// Raw bytes -> lines, across reads; a line longer than
+/// [`crate::logtail::MAX_LINE`] comes in pieces.
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
 }
 
-/// The revision named by the last line of `chunk` that `pattern` matches,
-/// lines read as the pane shows them (sanitized: a coloured revision
-/// matches as the operator sees it).
-fn last_revision(pattern: &Regex, chunk: &[u8]) -> Option<String> {
-    crate::logtail::display_lines(chunk)
-        .filter_map(|line| match_revision(pattern, &line))
-        .last()
+impl Lines {
+    fn feed(&mut self, bytes: &[u8], on_line: &mut impl FnMut(&[u8])) {
+        let mut rest = bytes;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            if self.partial.is_empty() {
+                on_line(&rest[..i]);
+            } else {
+                self.partial.extend_from_slice(&rest[..i]);
+                on_line(&self.partial);
+                self.partial.clear();
+            }
+            rest = &rest[i + 1..];
+        }
+        self.partial.extend_from_slice(rest);
+        while self.partial.len() > MAX_LINE {
+            let piece: Vec<u8> = self.partial.drain(..MAX_LINE).collect();
+            on_line(&piece);
+        }
+    }
+
+    fn finish(&mut self, on_line: &mut impl FnMut(&[u8])) {
+        if !self.partial.is_empty() {
+            on_line(&std::mem::take(&mut self.partial));
+        }
+    }
+}
+
+/// Makes sure the log ends with a newline, so that what loopdeck appends
+/// next starts on its own line. Returns the bytes to write first.
+pub(crate) fn newline_needed(log_path: &Path) -> &'static [u8] {
+    let last = File::open(log_path).and_then(|f| {
+        let len = f.metadata()?.len();
+        let mut b = [0u8; 1];
+        if len == 0 {
+            return Ok(b'\n');
+        }
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, len - 1)?;
+        Ok(b[0])
+    });
+    match last {
+        Ok(b'\n') | Err(_) => b"",
+        Ok(_) => b"\n",
+    }
 }
 
 /// The last match of `pattern` in `line`: its first capture group if it
@@ -258,123 +246,103 @@ mod tests {
     }
 
     #[test]
-    fn revision_is_found_per_line_in_raw_chunks_as_shown() {
-        let p = Regex::new(r"^revision (\S+) is live$").unwrap();
-        // Colour codes around the revision, CRLF, and the last line wins.
-        let chunk = b"building\r\nrevision \x1b[1mr-1\x1b[0m is live\r\nnoise\nrevision r-2 is live\nrevision r-3 is not\n";
-        assert_eq!(last_revision(&p, chunk).as_deref(), Some("r-2"));
-        // `^`/`$` are per line: the pattern never spans two lines.
-        let two = Regex::new(r"live\s+noise").unwrap();
-        assert_eq!(last_revision(&two, chunk), None);
-        assert_eq!(last_revision(&p, b"nothing\n"), None);
+    fn lines_come_whole_across_reads_and_long_ones_in_pieces() {
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let mut lines = Lines::default();
+        let mut push = |l: &[u8]| got.push(l.to_vec());
+        lines.feed(b"one\ntw", &mut push);
+        lines.feed(b"o\n\nthr", &mut push);
+        lines.feed(&vec![b'x'; MAX_LINE * 2], &mut push);
+        lines.feed(b"\nlast", &mut push);
+        lines.finish(&mut push);
+        assert_eq!(got.len(), 7);
+        assert_eq!(&got[..3], [&b"one"[..], b"two", b""]);
+        assert_eq!(got[3].len(), MAX_LINE);
+        assert!(got[3].starts_with(b"thr"));
+        assert_eq!(got[4].len(), MAX_LINE);
+        assert_eq!(got[5], vec![b'x'; 3]);
+        assert_eq!(got[6], b"last");
     }
 
-    async fn read_all_chunks(input: Vec<u8>) -> (Vec<Vec<u8>>, u64) {
-        let (tx, mut rx) = mpsc::channel(4);
-        let bytes = Arc::new(AtomicU64::new(0));
-        let reader = tokio::spawn(read_pipe(std::io::Cursor::new(input), tx, bytes.clone()));
-        let mut got = Vec::new();
-        while let Some(c) = rx.recv().await {
-            got.push(c);
-        }
-        reader.await.unwrap();
-        (got, bytes.load(Ordering::Relaxed))
-    }
-
-    #[tokio::test]
-    async fn chunks_are_whole_lines_and_carry_the_bytes_unchanged() {
-        let mut input = Vec::new();
-        for i in 0..20_000 {
-            input.extend_from_slice(format!("line {i} \x1b[31mred\x1b[0m\t\r\n").as_bytes());
-        }
-        input.extend_from_slice(b"no newline");
-        let (chunks, bytes) = read_all_chunks(input.clone()).await;
-        assert!(chunks.len() > 1, "{} chunks", chunks.len());
-        assert!(chunks.iter().all(|c| c.len() <= CHUNK + 1));
-        assert!(chunks.iter().all(|c| c.ends_with(b"\n")));
-        let joined: Vec<u8> = chunks.concat();
-        // The bytes as they came; a last line without newline gets one.
-        assert_eq!(&joined[..input.len()], &input[..]);
-        assert_eq!(&joined[input.len()..], b"\n");
-        assert_eq!(bytes, input.len() as u64);
-    }
-
-    #[tokio::test]
-    async fn a_line_longer_than_a_chunk_is_sent_in_pieces() {
-        let mut input = vec![b'x'; CHUNK * 2 + 10];
-        input.extend_from_slice(b"\nshort\n");
-        let (chunks, bytes) = read_all_chunks(input.clone()).await;
-        assert_eq!(chunks.concat(), input);
-        assert!(chunks.iter().all(|c| c.len() <= CHUNK));
-        assert!(chunks.len() >= 3);
-        assert_eq!(bytes, input.len() as u64);
-    }
-
-    /// A pipe that hands out the scripted pieces one read at a time.
-    struct Script(std::collections::VecDeque<&'static [u8]>);
-
-    impl AsyncRead for Script {
-        fn poll_read(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-            buf: &mut tokio::io::ReadBuf<'_>,
-        ) -> std::task::Poll<io::Result<()>> {
-            if let Some(piece) = self.0.pop_front() {
-                buf.put_slice(piece);
+    /// Runs the follower over `writes` appended to a log one look apart,
+    /// and returns what it learned and the pings it sent.
+    fn follow_writes(writes: &[&[u8]], pattern: Option<&str>) -> (FollowOut, Vec<u64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deploy.log");
+        std::fs::write(&path, "[loopdeck] header\n").unwrap();
+        let start = std::fs::metadata(&path).unwrap().len();
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut reader = File::open(&path).unwrap();
+        io::Seek::seek(&mut reader, io::SeekFrom::Start(start)).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop_tx, stop) = std::sync::mpsc::channel();
+        let f = Follow {
+            log: reader,
+            start,
+            echo: Echo::None,
+            pattern: pattern.map(|p| Regex::new(p).unwrap()),
+            tx,
+        };
+        let t = std::thread::spawn(move || follow(f, stop));
+        let mut pings = Vec::new();
+        let mut total = 0;
+        for w in writes {
+            log.write_all(w).unwrap();
+            total += w.len() as u64;
+            // Wait for the follower to have seen this write.
+            loop {
+                match rx.blocking_recv() {
+                    Some(RunEvent::Output { bytes }) => {
+                        pings.push(bytes);
+                        if bytes == total {
+                            break;
+                        }
+                    }
+                    other => panic!("{other:?}"),
+                }
             }
-            std::task::Poll::Ready(Ok(()))
         }
-    }
-
-    #[tokio::test]
-    async fn two_streams_interleave_line_wise() {
-        // Each pipe delivers half lines; what reaches the writer is whole
-        // lines of one stream or the other, never a mix inside a line.
-        let (tx, mut rx) = mpsc::channel(64);
-        let bytes = Arc::new(AtomicU64::new(0));
-        let out = Script(
-            [
-                &b"out 1\nout "[..],
-                b"2 half",
-                b" done\nout 3\n",
-            ]
-            .into(),
-        );
-        let err = Script([&b"err"[..], b" 1\nerr 2", b"\n"].into());
-        let a = tokio::spawn(read_pipe(out, tx.clone(), bytes.clone()));
-        let b = tokio::spawn(read_pipe(err, tx, bytes.clone()));
-        let mut text = Vec::new();
-        while let Some(c) = rx.recv().await {
-            assert!(c.ends_with(b"\n"));
-            text.extend_from_slice(&c);
-        }
-        a.await.unwrap();
-        b.await.unwrap();
-        let text = String::from_utf8(text).unwrap();
-        let mut lines: Vec<&str> = text.lines().collect();
-        let outs: Vec<&str> = lines
-            .iter()
-            .copied()
-            .filter(|l| l.starts_with("out"))
-            .collect();
-        assert_eq!(outs, ["out 1", "out 2 half done", "out 3"]);
-        lines.sort();
-        assert_eq!(
-            lines,
-            ["err 1", "err 2", "out 1", "out 2 half done", "out 3"]
-        );
-        assert_eq!(bytes.load(Ordering::Relaxed), text.len() as u64);
+        stop_tx.send(()).unwrap();
+        (t.join().unwrap(), pings)
     }
 
     #[test]
-    fn sanitized_echo_never_passes_an_escape_sequence() {
-        let mut out = Vec::new();
-        write_display_lines(
-            &mut out,
-            b"\x1b]52;c;aGkK\x07copied\n\x1b[2J\x1b[31mred\x1b[0m\tx\r\nplain\n",
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text, "copied\nred     x\nplain\n");
+    fn the_revision_is_found_per_line_as_shown_across_reads() {
+        let (out, pings) = follow_writes(
+            &[
+                b"building\r\nrevision \x1b[1mr-1\x1b[0m is live\r\nrevision r-",
+                b"2 is live\nrevision r-3 is not\n",
+            ],
+            Some(r"^revision (\S+) is live$"),
+        );
+        assert_eq!(out.revision.as_deref(), Some("r-2"));
+        assert!(pings.windows(2).all(|w| w[0] < w[1]), "{pings:?}");
+        // A colour code does not hide a match (the pane shows no colour).
+        let (out, _) = follow_writes(
+            &[b"revision \x1b[1mr-1\x1b[0m is live\n"],
+            Some(r"^revision (\S+) is live$"),
+        );
+        assert_eq!(out.revision.as_deref(), Some("r-1"));
+        // `^`/`$` are per line: a pattern never spans two lines.
+        let (out, _) = follow_writes(&[b"is live\nnoise\n"], Some(r"live\s+noise"));
+        assert_eq!(out.revision, None);
+        // The last line needs no newline.
+        let (out, _) = follow_writes(&[b"x\nrevision r-9 is live"], Some(r"revision (\S+)"));
+        assert_eq!(out.revision.as_deref(), Some("r-9"));
+    }
+
+    #[test]
+    fn a_newline_goes_before_loopdecks_line_only_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.log");
+        std::fs::write(&path, "line\n").unwrap();
+        assert_eq!(newline_needed(&path), b"");
+        std::fs::write(&path, "no newline").unwrap();
+        assert_eq!(newline_needed(&path), b"\n");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(newline_needed(&path), b"");
     }
 }
