@@ -52,6 +52,7 @@
 mod formats;
 mod iteration;
 mod layout;
+mod one;
 mod reruns;
 mod safe;
 mod tail;
