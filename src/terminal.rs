@@ -219,18 +219,22 @@ async fn event_loop(
     let mut dirty = true;
     // Draw now, whatever the frame cap (a key, a resize).
     let mut urgent = false;
-    let mut last_draw: Option<Instant> = None;
+    let mut frames = Frames::default();
     loop {
-        let next_frame = last_draw.map(|t| t + FRAME);
-        if dirty && (urgent || next_frame.is_none_or(|t| Instant::now() >= t)) {
-            update(state, Msg::Tick(Utc::now()));
-            edges.terminal.draw(|f| ui::draw(f, state, theme))?;
-            dirty = false;
-            urgent = false;
-            last_draw = Some(Instant::now());
+        // A change that came too soon after a frame waits for the next one.
+        let mut frame_due = None;
+        if dirty {
+            match frames.due(urgent, Instant::now()) {
+                None => {
+                    update(state, Msg::Tick(Utc::now()));
+                    edges.terminal.draw(|f| ui::draw(f, state, theme))?;
+                    frames.drawn(Instant::now());
+                    dirty = false;
+                    urgent = false;
+                }
+                later => frame_due = later,
+            }
         }
-        // A change that came too soon after a frame is drawn at the next one.
-        let frame_due = next_frame.filter(|_| dirty);
         let msg = tokio::select! {
             // Keys first: they are never delayed by a stream of messages.
             biased;
@@ -282,6 +286,25 @@ async fn event_loop(
             }
         }
         dirty = true;
+    }
+}
+
+/// The frame cap: when a change may be drawn.
+#[derive(Debug, Default)]
+struct Frames {
+    last: Option<Instant>,
+}
+
+impl Frames {
+    /// `None`: draw now (the first change after a quiet spell, or an
+    /// urgent one); else the earliest time to draw.
+    fn due(&self, urgent: bool, now: Instant) -> Option<Instant> {
+        let next = self.last? + FRAME;
+        (!urgent && now < next).then_some(next)
+    }
+
+    fn drawn(&mut self, at: Instant) {
+        self.last = Some(at);
     }
 }
 
@@ -404,7 +427,22 @@ pub fn osc52(text: &str, tmux: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::osc52;
+    use super::{FRAME, Frames, osc52};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn frames_are_capped_but_keys_and_quiet_changes_draw_at_once() {
+        let t0 = Instant::now();
+        let mut frames = Frames::default();
+        assert_eq!(frames.due(false, t0), None, "the first change draws");
+        frames.drawn(t0);
+        let soon = t0 + Duration::from_millis(5);
+        assert_eq!(frames.due(false, soon), Some(t0 + FRAME), "a stream waits");
+        assert_eq!(frames.due(true, soon), None, "a key never waits");
+        assert_eq!(frames.due(false, t0 + FRAME), None);
+        let quiet = t0 + Duration::from_secs(2);
+        assert_eq!(frames.due(false, quiet), None, "an isolated change draws");
+    }
 
     #[test]
     fn osc52_carries_base64_and_is_wrapped_for_tmux() {
