@@ -9,6 +9,10 @@
 //! line is sanitized ([`display_lines`]: no escape sequence reaches the
 //! pane), and a line longer than [`MAX_LINE`] bytes is shown in pieces, so a
 //! newline-free gigabyte never sits in memory.
+//!
+//! The runner's follower ([`crate::runner::output`]) uses the same tailer
+//! from a given offset without skipping ([`LogTail::from`]), for a run's
+//! revision pattern and its headless echo on a terminal.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -28,6 +32,11 @@ pub struct LogTail {
     path: PathBuf,
     offset: u64,
     partial: Vec<u8>,
+    /// Skip to the last [`MAX_READ`] bytes when further behind (the pane);
+    /// else read every byte, [`MAX_READ`] at a time (see [`LogTail::from`]).
+    skip: bool,
+    /// The last look stopped before the end of the file.
+    more: bool,
 }
 
 impl LogTail {
@@ -39,7 +48,33 @@ impl LogTail {
             path: path.to_path_buf(),
             offset: len.saturating_sub(MAX_READ),
             partial: Vec::new(),
+            skip: true,
+            more: false,
         }
+    }
+
+    /// Follows from `offset` and never skips: each look reads at most
+    /// [`MAX_READ`] bytes, and [`LogTail::more`] says whether there is more
+    /// already (a run's revision pattern and its headless echo see every
+    /// line this way).
+    pub fn from(path: &Path, offset: u64) -> LogTail {
+        LogTail {
+            path: path.to_path_buf(),
+            offset,
+            partial: Vec::new(),
+            skip: false,
+            more: false,
+        }
+    }
+
+    /// The last look stopped before the end of the file: look again.
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    /// The half-written last line, as a line (for when its writer is done).
+    pub fn finish(&mut self) -> Option<String> {
+        (!self.partial.is_empty()).then(|| display_line(&std::mem::take(&mut self.partial)))
     }
 
     pub fn path(&self) -> &Path {
@@ -59,15 +94,17 @@ impl LogTail {
             self.offset = 0;
             self.partial.clear();
         }
-        if len - self.offset > MAX_READ {
+        if self.skip && len - self.offset > MAX_READ {
             // Skip what we cannot show anyway; say so in the pane.
             self.offset = len - MAX_READ;
             self.partial.clear();
         }
+        let want = (len - self.offset).min(MAX_READ);
+        self.more = len - self.offset > want;
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(self.offset))?;
         let mut buf = Vec::new();
-        file.take(len - self.offset).read_to_end(&mut buf)?;
+        file.take(want).read_to_end(&mut buf)?;
         self.offset += buf.len() as u64;
         self.partial.extend_from_slice(&buf);
         let mut lines = Vec::new();
@@ -185,6 +222,33 @@ mod tests {
         let all: String = pieces.concat() + &rest[0];
         assert_eq!(all, long + "end");
         assert!(!all.contains('\x1b'));
+    }
+
+    #[test]
+    fn from_an_offset_every_line_is_read_a_piece_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deploy.log");
+        let line = "y".repeat(99) + "\n";
+        std::fs::write(
+            &path,
+            "[loopdeck] header\n".to_string() + &line.repeat(10_000) + "end",
+        )
+        .unwrap();
+        let mut tail = LogTail::from(&path, 18);
+        let mut lines = Vec::new();
+        let mut looks = 0;
+        loop {
+            lines.extend(tail.read_new().unwrap());
+            looks += 1;
+            if !tail.more() {
+                break;
+            }
+        }
+        assert!(looks > 1, "1 MB is read in pieces");
+        assert_eq!(lines.len(), 10_000);
+        assert!(lines.iter().all(|l| l.len() == 99));
+        assert_eq!(tail.finish().as_deref(), Some("end"));
+        assert_eq!(tail.finish(), None);
     }
 
     #[test]

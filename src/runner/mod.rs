@@ -352,6 +352,7 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
         Ok(log) => {
             let f = output::Follow {
                 log,
+                log_path: spec.log_path.clone(),
                 start,
                 echo: spec.echo,
                 pattern: spec.revision_pattern.clone(),

@@ -19,12 +19,16 @@
 //! terminal.
 //!
 //! The [`follow`]er, on its own thread, looks at the log every
-//! [`PING_EVERY`]: when it grew, it says so ([`RunEvent::Output`]), copies
-//! the new bytes to the echo (in the kernel, `copy_file_range`/`sendfile`,
-//! when raw), and for a deploy looks for the revision pattern in each new
-//! line as the pane shows it (sanitized). A UI run needs none of the bytes:
-//! the follower then only stats the file. Memory is bounded by one
-//! [`CHUNK`] plus one line of at most [`crate::logtail::MAX_LINE`] bytes.
+//! [`PING_EVERY`]: when it grew, it says so ([`RunEvent::Output`]); for a
+//! headless run it copies the new bytes to stdout (in the kernel,
+//! `copy_file_range`/`sendfile`/`splice`, when raw; sanitized lines on a
+//! terminal); for a deploy it looks for the revision pattern in each new
+//! line as the pane shows it (sanitized: a coloured revision matches as the
+//! operator sees it). Lines come from the one log tailer,
+//! [`crate::logtail::LogTail`], from the output's start and without
+//! skipping. A UI test run needs none of the bytes: the follower then only
+//! stats the file. Memory is bounded by one [`crate::logtail::MAX_READ`]
+//! read, whatever the output.
 //!
 //! What this costs compared with a pipe: a command whose disk fills gets
 //! the write error itself (a pipe reader could drop the output and keep the
@@ -33,7 +37,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -41,10 +45,8 @@ use regex::Regex;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::RunEvent;
-use crate::logtail::{MAX_LINE, display_line};
+use crate::logtail::LogTail;
 
-/// Most bytes the follower reads at once.
-pub const CHUNK: usize = 256 * 1024;
 /// How often the follower looks at the log while the command runs: output
 /// reaches a headless stdout within this, and [`RunEvent::Output`] comes at
 /// most this often.
@@ -69,6 +71,7 @@ pub(crate) struct Follow {
     /// The log, opened for reading at the offset where the command's output
     /// starts.
     pub log: File,
+    pub log_path: PathBuf,
     /// That offset.
     pub start: u64,
     pub echo: Echo,
@@ -86,6 +89,7 @@ pub(crate) struct FollowOut {
 pub(crate) fn follow(f: Follow, stop: Receiver<()>) -> FollowOut {
     let Follow {
         mut log,
+        log_path,
         start,
         echo,
         pattern,
@@ -95,12 +99,13 @@ pub(crate) fn follow(f: Follow, stop: Receiver<()>) -> FollowOut {
     let mut raw_out = (echo == Echo::Raw).then(io::stdout);
     let mut shown = Shown {
         out: (echo == Echo::Sanitized).then(io::stdout),
+        buf: Vec::new(),
         pattern,
         revision: None,
     };
-    let needs_lines = shown.out.is_some() || shown.pattern.is_some();
-    let mut lines = Lines::default();
-    let mut buf = Vec::new();
+    // Lines as shown, only when something needs them.
+    let mut lines =
+        (shown.out.is_some() || shown.pattern.is_some()).then(|| LogTail::from(&log_path, start));
     loop {
         let last = !matches!(
             stop.recv_timeout(PING_EVERY),
@@ -114,27 +119,26 @@ pub(crate) fn follow(f: Follow, stop: Receiver<()>) -> FollowOut {
                 // stdout closed (`loopdeck test | head`): the log goes on.
                 raw_out = None;
             }
-            if needs_lines {
-                let _ = io::Seek::seek(&mut log, io::SeekFrom::Start(offset));
-                let mut left = len - offset;
-                while left > 0 {
-                    buf.resize(CHUNK.min(left as usize), 0);
-                    let n = match log.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    left -= n as u64;
-                    lines.feed(&buf[..n], &mut |l| shown.line(l));
+            if let Some(tail) = &mut lines {
+                loop {
+                    for line in tail.read_new().unwrap_or_default() {
+                        shown.line(line);
+                    }
+                    shown.flush();
+                    if !tail.more() {
+                        break;
+                    }
                 }
             }
             offset = len;
-            // Whatever was not read is skipped from here on.
-            let _ = io::Seek::seek(&mut log, io::SeekFrom::Start(offset));
             let _ = tx.send(RunEvent::Output { bytes: len - start });
         }
         if last {
-            lines.finish(&mut |l| shown.line(l));
-            for out in [&raw_out, &shown.out].into_iter().flatten() {
+            if let Some(line) = lines.as_mut().and_then(LogTail::finish) {
+                shown.line(line);
+            }
+            shown.flush();
+            if let Some(out) = &raw_out {
                 let _ = out.lock().flush();
             }
             return FollowOut {
@@ -146,57 +150,32 @@ pub(crate) fn follow(f: Follow, stop: Receiver<()>) -> FollowOut {
 
 /// What is done with each line of output, as the pane shows it.
 struct Shown {
-    /// Sanitized echo.
+    /// Sanitized echo, and the lines waiting for it.
     out: Option<io::Stdout>,
+    buf: Vec<u8>,
     pattern: Option<Regex>,
     revision: Option<String>,
 }
 
 impl Shown {
-    fn line(&mut self, raw: &[u8]) {
-        let shown = display_line(raw);
-        if let Some(out) = &self.out {
-            let _ = writeln!(out.lock(), "{shown}");
-        }
+    fn line(&mut self, line: String) {
         if let Some(p) = &self.pattern
-            && let Some(r) = match_revision(p, &shown)
+            && let Some(r) = match_revision(p, &line)
         {
             self.revision = Some(r);
         }
-    }
-}
-
-/// Raw bytes -> lines, across reads; a line longer than
-/// [`crate::logtail::MAX_LINE`] comes in pieces.
-#[derive(Default)]
-struct Lines {
-    partial: Vec<u8>,
-}
-
-impl Lines {
-    fn feed(&mut self, bytes: &[u8], on_line: &mut impl FnMut(&[u8])) {
-        let mut rest = bytes;
-        while let Some(i) = memchr::memchr(b'\n', rest) {
-            if self.partial.is_empty() {
-                on_line(&rest[..i]);
-            } else {
-                self.partial.extend_from_slice(&rest[..i]);
-                on_line(&self.partial);
-                self.partial.clear();
-            }
-            rest = &rest[i + 1..];
-        }
-        self.partial.extend_from_slice(rest);
-        while self.partial.len() > MAX_LINE {
-            let piece: Vec<u8> = self.partial.drain(..MAX_LINE).collect();
-            on_line(&piece);
+        if self.out.is_some() {
+            self.buf.extend_from_slice(line.as_bytes());
+            self.buf.push(b'\n');
         }
     }
 
-    fn finish(&mut self, on_line: &mut impl FnMut(&[u8])) {
-        if !self.partial.is_empty() {
-            on_line(&std::mem::take(&mut self.partial));
+    fn flush(&mut self) {
+        if let Some(out) = &self.out {
+            let mut out = out.lock();
+            let _ = out.write_all(&self.buf).and_then(|()| out.flush());
         }
+        self.buf.clear();
     }
 }
 
@@ -245,25 +224,6 @@ mod tests {
         assert_eq!(match_revision(&whole, "nothing here"), None);
     }
 
-    #[test]
-    fn lines_come_whole_across_reads_and_long_ones_in_pieces() {
-        let mut got: Vec<Vec<u8>> = Vec::new();
-        let mut lines = Lines::default();
-        let mut push = |l: &[u8]| got.push(l.to_vec());
-        lines.feed(b"one\ntw", &mut push);
-        lines.feed(b"o\n\nthr", &mut push);
-        lines.feed(&vec![b'x'; MAX_LINE * 2], &mut push);
-        lines.feed(b"\nlast", &mut push);
-        lines.finish(&mut push);
-        assert_eq!(got.len(), 7);
-        assert_eq!(&got[..3], [&b"one"[..], b"two", b""]);
-        assert_eq!(got[3].len(), MAX_LINE);
-        assert!(got[3].starts_with(b"thr"));
-        assert_eq!(got[4].len(), MAX_LINE);
-        assert_eq!(got[5], vec![b'x'; 3]);
-        assert_eq!(got[6], b"last");
-    }
-
     /// Runs the follower over `writes` appended to a log one look apart,
     /// and returns what it learned and the pings it sent.
     fn follow_writes(writes: &[&[u8]], pattern: Option<&str>) -> (FollowOut, Vec<u64>) {
@@ -281,6 +241,7 @@ mod tests {
         let (stop_tx, stop) = std::sync::mpsc::channel();
         let f = Follow {
             log: reader,
+            log_path: path.clone(),
             start,
             echo: Echo::None,
             pattern: pattern.map(|p| Regex::new(p).unwrap()),
