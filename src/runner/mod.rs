@@ -1,9 +1,10 @@
 //! Child processes, owned for real.
 //!
 //! [`spawn`] runs one shell command line (`sh -c`, commands come only from
-//! the operator's config) as a run: its output streams into the
-//! iteration's log file and to the caller as [`RunEvent`]s, and the run is
-//! recorded in the iteration's `runs.jsonl` (see [`record`]).
+//! the operator's config) as a run: the command writes its output straight
+//! into the iteration's log file, the caller hears about the run as
+//! [`RunEvent`]s (started, output grew, finished), and the run is recorded
+//! in the iteration's `runs.jsonl` (see [`record`]).
 //!
 //! # Behaviour
 //!
@@ -221,7 +222,7 @@ pub fn kill_all() -> usize {
 
 /// Runs `spec`, reporting to `tx`. Must be called inside a tokio runtime.
 /// Does a few small blocking writes (the log header and the `started`
-/// record) before returning.
+/// record) before returning; the UI calls it off its task (see `driver`).
 pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<RunHandle> {
     let rt = tokio::runtime::Handle::try_current()
         .map_err(|e| io::Error::other(format!("runner::spawn needs a tokio runtime: {e}")))?;
