@@ -20,9 +20,12 @@ use std::path::{Path, PathBuf};
 
 use crate::sanitize;
 
-/// Most bytes read in one look; older output is in the file. The pane keeps
-/// a few thousand lines: this is a screenful many times over.
+/// Most bytes read in one look; older output is in the file.
 pub const MAX_READ: u64 = 256 * 1024;
+/// A look further behind than [`MAX_READ`] skips to this many last bytes:
+/// hundreds of lines, more than any screen shows, so that following a
+/// command that prints fast costs little per look.
+pub const SKIP_TO: u64 = 64 * 1024;
 /// Longer lines are shown in pieces of this many bytes (cut at a UTF-8
 /// boundary).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -95,21 +98,19 @@ impl LogTail {
             self.partial.clear();
         }
         if self.skip && len - self.offset > MAX_READ {
-            // Skip what we cannot show anyway; say so in the pane.
-            self.offset = len - MAX_READ;
+            // Skip what nobody could read at this speed anyway.
+            self.offset = len - SKIP_TO;
             self.partial.clear();
         }
         let want = (len - self.offset).min(MAX_READ);
         self.more = len - self.offset > want;
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(self.offset))?;
-        let mut buf = Vec::new();
-        file.take(want).read_to_end(&mut buf)?;
-        self.offset += buf.len() as u64;
-        self.partial.extend_from_slice(&buf);
+        let n = file.take(want).read_to_end(&mut self.partial)?;
+        self.offset += n as u64;
         let mut lines = Vec::new();
         if let Some(last_nl) = memchr::memrchr(b'\n', &self.partial) {
-            lines.extend(display_lines(&self.partial[..=last_nl]));
+            lines = display_lines(&self.partial[..=last_nl]);
             self.partial.drain(..=last_nl);
         }
         while self.partial.len() > MAX_LINE {
@@ -123,11 +124,20 @@ impl LogTail {
 
 /// Raw command output -> the lines shown for it, each sanitized (escape
 /// sequences removed, tabs expanded, `\r\n` read as a newline). A last
-/// piece without a newline counts as a line.
-pub fn display_lines(raw: &[u8]) -> impl Iterator<Item = String> + '_ {
+/// piece without a newline counts as a line. Valid UTF-8 (the common case)
+/// is checked once for the whole block, not line by line.
+pub fn display_lines(raw: &[u8]) -> Vec<String> {
+    if raw.is_empty() {
+        return Vec::new();
+    }
     let body = raw.strip_suffix(b"\n").unwrap_or(raw);
-    let pieces = (!raw.is_empty()).then(|| body.split(|&b| b == b'\n'));
-    pieces.into_iter().flatten().map(display_line)
+    match simdutf8::basic::from_utf8(body) {
+        Ok(text) => text
+            .split('\n')
+            .map(|l| sanitize::line_cow(l).into_owned())
+            .collect(),
+        Err(_) => body.split(|&b| b == b'\n').map(display_line).collect(),
+    }
 }
 
 /// One raw line of output as shown: sanitized.
@@ -187,10 +197,14 @@ mod tests {
     #[test]
     fn display_lines_sanitize_each_line() {
         let raw = b"\x1b]0;title\x07one\r\n\x1b[31mred\x1b[0m\tx\n\nlast";
-        let lines: Vec<String> = display_lines(raw).collect();
-        assert_eq!(lines, ["one", "red     x", "", "last"]);
-        assert_eq!(display_lines(b"").count(), 0);
-        assert_eq!(display_lines(b"\n").collect::<Vec<_>>(), [""]);
+        assert_eq!(display_lines(raw), ["one", "red     x", "", "last"]);
+        assert!(display_lines(b"").is_empty());
+        assert_eq!(display_lines(b"\n"), [""]);
+        // Not UTF-8: the same lines, the bad byte shown as U+FFFD.
+        assert_eq!(
+            display_lines(b"ok\n\xff\x1b[1mbad\n"),
+            ["ok", "\u{fffd}bad"]
+        );
     }
 
     #[test]
@@ -265,5 +279,15 @@ mod tests {
             lines.len()
         );
         assert!(lines.len() >= (MAX_READ as usize) / 100 - 1);
+        // Far behind again: the look jumps to the last SKIP_TO bytes.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(line.repeat(5_000).as_bytes()).unwrap(); // 500 KB
+        let lines = tail.read_new().unwrap();
+        assert!(lines.len() <= (SKIP_TO as usize) / 100 + 1);
+        assert!(lines.len() >= (SKIP_TO as usize) / 100 - 1);
+        assert!(tail.read_new().unwrap().is_empty());
     }
 }

@@ -71,7 +71,7 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<RunEvent>, within: Duration) -> R
 
 /// What the pane would show for a log: its lines, sanitized.
 fn shown(log: &Path) -> Vec<String> {
-    loopdeck::logtail::display_lines(&std::fs::read(log).unwrap_or_default()).collect()
+    loopdeck::logtail::display_lines(&std::fs::read(log).unwrap_or_default())
 }
 
 /// Waits until the log shows the line `text` (output is announced by
