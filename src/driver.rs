@@ -22,8 +22,8 @@ use crate::runner::{self, RunEvent, RunHandle, RunSpec};
 /// run's process group.
 ///
 /// Blocking: it takes the lock and reads and writes the results directory
-/// (the latest iteration only; see [`last_deploy`]). The UI calls it off its
-/// task; it must be called inside a tokio runtime.
+/// (the iteration it runs in, and `deploy.json` files newest first). The
+/// UI calls it off its task; it must be called inside a tokio runtime.
 pub fn start(
     config: &Config,
     kind: RunKind,

@@ -1,6 +1,14 @@
 //! The runtime: turns keys, file changes, signals and the clock into messages,
 //! feeds them through `app::update`, carries out the effects and draws.
 //! The terminal is restored on every way out (quit, error, signal, panic).
+//!
+//! The UI task never waits on the disk or on a command: starting a run
+//! (the lock, the iteration folder, the failing ids, the log) happens on
+//! tokio's blocking pool and answers with a message; a run's output goes
+//! into its log, and the pane follows the log like any other viewer's.
+//! Frames are capped: while messages stream, at most one frame every
+//! [`FRAME`] (the change that ends a quiet spell draws at once, the rest of
+//! a burst at the next frame); a key or a resize always draws at once.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -18,7 +18,7 @@
 //! copies it to stdout ([`Echo`]), line by line sanitized when stdout is a
 //! terminal.
 //!
-//! The [`follow`]er, on its own thread, looks at the log every
+//! The follower, on its own thread, looks at the log every
 //! [`PING_EVERY`]: when it grew, it says so ([`RunEvent::Output`]); for a
 //! headless run it copies the new bytes to stdout (in the kernel,
 //! `copy_file_range`/`sendfile`/`splice`, when raw; sanitized lines on a
