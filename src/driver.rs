@@ -13,16 +13,22 @@ use crate::config::{self, Config, Vars};
 use crate::headless::write_atomic;
 use crate::lock;
 use crate::model::{DeployState, Deployment, RunKind, RunRecord};
-use crate::results::{Store, iteration_number};
+use crate::results::{Store, digit_runs, iteration_number};
 use crate::runner::{self, RunEvent, RunHandle, RunSpec};
 
 /// Starts `kind` for the loop `config` describes. Events (started, output
-/// lines, finished) go to `tx`; the returned handle cancels the run, and
-/// dropping it kills the run's process group.
+/// grew, finished) go to `tx`; the output goes to the iteration's log and to
+/// `echo`; the returned handle cancels the run, and dropping it kills the
+/// run's process group.
+///
+/// Blocking: it takes the lock and reads and writes the results directory
+/// (the iteration it runs in, and `deploy.json` files newest first). The
+/// UI calls it off its task; it must be called inside a tokio runtime.
 pub fn start(
     config: &Config,
     kind: RunKind,
     next_iteration: bool,
+    echo: runner::Echo,
     tx: UnboundedSender<RunEvent>,
 ) -> Result<RunHandle, String> {
     let command = match kind {
@@ -50,7 +56,10 @@ pub fn start(
         iteration: number,
         results_dir: config.results_dir.clone(),
         service: config.service.clone(),
-        revision: latest_deploy.as_ref().and_then(|d| d.revision.clone()),
+        revision: latest_deploy
+            .as_ref()
+            .and_then(|d| d.revision.as_deref())
+            .map(crate::sanitize::line),
         ..Vars::default()
     };
     if kind == RunKind::RerunFailed {
@@ -97,6 +106,7 @@ pub fn start(
         } else {
             vars.revision.clone()
         },
+        echo,
     };
     let (itx, mut irx) = unbounded_channel();
     let handle =
@@ -188,18 +198,30 @@ pub fn iteration_for(results_dir: &Path, next: bool) -> Result<(PathBuf, u64), S
     }
 }
 
-/// The most recent deploy.json of the loop (the revision tests run against).
+/// The most recent deploy.json of the loop (the revision tests run
+/// against): the newest iteration that has a readable one. Reads only
+/// `deploy.json` files, newest first, and stops at the first.
 fn last_deploy(results_dir: &Path) -> Option<Deployment> {
-    let (_, iterations) = Store::read_all(results_dir).ok()?;
-    iterations.iter().rev().find_map(|it| it.deploy.clone())
+    let mut folders: Vec<(Vec<u64>, String)> = std::fs::read_dir(results_dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.') && iteration_number(name).is_some())
+        .map(|name| (digit_runs(&name), name))
+        .collect();
+    folders.sort();
+    folders
+        .iter()
+        .rev()
+        .map(|(_, name)| results_dir.join(name))
+        .find_map(|dir| Store::read_deploy(results_dir, &dir))
 }
 
 /// Failing test ids of the iteration in `dir`, as the reports name them.
+/// Reads that iteration only.
 fn failing_ids(results_dir: &Path, dir: &Path) -> Vec<String> {
-    let Ok((_, iterations)) = Store::read_all(results_dir) else {
-        return Vec::new();
-    };
-    let Some(it) = iterations.iter().find(|it| same_dir(&it.path, dir)) else {
+    let Ok(Some(it)) = Store::read_iteration(results_dir, dir) else {
         return Vec::new();
     };
     it.tests
@@ -207,11 +229,4 @@ fn failing_ids(results_dir: &Path, dir: &Path) -> Vec<String> {
         .filter(|t| t.outcome.is_failing())
         .map(|t| t.id.clone())
         .collect()
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }

@@ -175,7 +175,15 @@ async fn run_one(
     use crate::runner::RunEvent;
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let handle = crate::driver::start(config, kind, next_iteration, tx)?;
+    // The output goes to stdout as the log gets it (loopdeck's own lines
+    // included); escape sequences from the command reach a terminal only
+    // sanitized. Piped or redirected, stdout gets the log's bytes as they are.
+    let echo = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        crate::runner::Echo::Sanitized
+    } else {
+        crate::runner::Echo::Raw
+    };
+    let handle = crate::driver::start(config, kind, next_iteration, echo, tx)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sighup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
@@ -183,8 +191,8 @@ async fn run_one(
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(RunEvent::Started { id, pid }) => eprintln!("loopdeck: {} started ({id}, pid {pid})", kind.label()),
-                // Lines are sanitized by the runner: safe for any terminal.
-                Some(RunEvent::Line(line)) => println!("{line}"),
+                // Printed by the runner (see `echo` above).
+                Some(RunEvent::Line(_) | RunEvent::Output { .. }) => {}
                 Some(RunEvent::Finished(record)) => {
                     let took = record.duration_secs.map_or(String::new(), |d| format!(" in {}", crate::model::duration_text(d as i64)));
                     eprintln!("loopdeck: {} {}{took}", kind.label(), record.outcome_word());

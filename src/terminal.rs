@@ -1,10 +1,18 @@
 //! The runtime: turns keys, file changes, signals and the clock into messages,
 //! feeds them through `app::update`, carries out the effects and draws.
 //! The terminal is restored on every way out (quit, error, signal, panic).
+//!
+//! The UI task never waits on the disk or on a command: starting a run
+//! (the lock, the iteration folder, the failing ids, the log) happens on
+//! tokio's blocking pool and answers with a message; a run's output goes
+//! into its log, and the pane follows the log like any other viewer's.
+//! Frames are capped: while messages stream, at most one frame every
+//! [`FRAME`] (the change that ends a quiet spell draws at once, the rest of
+//! a burst at the next frame); a key or a resize always draws at once.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use chrono::{Local, Utc};
@@ -86,7 +94,22 @@ struct Edges<'a> {
     run: Option<RunHandle>,
     run_kind: Option<RunKind>,
     run_tx: UnboundedSender<RunEvent>,
+    /// A start is under way off the UI task (see [`Started`]).
+    starting: bool,
+    /// `X` came while the start was under way: cancel as soon as it runs.
+    cancel_when_started: bool,
+    started_tx: UnboundedSender<Started>,
 }
+
+/// The answer of a start done off the UI task: the run, or why not.
+struct Started {
+    kind: RunKind,
+    result: std::result::Result<RunHandle, String>,
+}
+
+/// While messages stream, at most one frame this often; an isolated change
+/// draws at once, and a key or a resize never waits.
+pub const FRAME: Duration = Duration::from_millis(33);
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
@@ -102,45 +125,78 @@ async fn event_loop(
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let (run_tx, mut run_rx) = unbounded_channel::<RunEvent>();
+    let (started_tx, mut started_rx) = unbounded_channel::<Started>();
     let mut edges = Edges {
         terminal,
         config,
         run: None,
         run_kind: None,
         run_tx,
+        starting: false,
+        cancel_when_started: false,
+        started_tx,
     };
     let size = edges.terminal.size()?;
     update(state, Msg::Resize(size.width, size.height));
     let mut dirty = true;
+    // Draw now, whatever the frame cap (a key, a resize).
+    let mut urgent = false;
+    let mut frames = Frames::default();
     loop {
+        // A change that came too soon after a frame waits for the next one.
+        let mut frame_due = None;
         if dirty {
-            update(state, Msg::Tick(Utc::now()));
-            edges.terminal.draw(|f| ui::draw(f, state, theme))?;
-            dirty = false;
+            match frames.due(urgent, Instant::now()) {
+                None => {
+                    update(state, Msg::Tick(Utc::now()));
+                    edges.terminal.draw(|f| ui::draw(f, state, theme))?;
+                    frames.drawn(Instant::now());
+                    dirty = false;
+                    urgent = false;
+                }
+                later => frame_due = later,
+            }
         }
         let msg = tokio::select! {
+            // Keys first: they are never delayed by a stream of messages.
+            biased;
             ev = keys.next() => match ev {
-                Some(Ok(Event::Key(k))) => Msg::Key(k),
-                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(Event::Key(k))) => {
+                    urgent = true;
+                    Msg::Key(k)
+                }
+                Some(Ok(Event::Resize(w, h))) => {
+                    urgent = true;
+                    Msg::Resize(w, h)
+                }
                 Some(Ok(_)) => continue,
                 // The terminal is gone (SSH dropped): leave instead of spinning.
                 Some(Err(e)) => return Err(eyre!("terminal input failed: {e}")),
                 None => return Ok(()),
             },
-            m = rx.recv() => match m {
-                Some(m) => m,
-                None => return Err(eyre!("the results reader stopped unexpectedly")),
-            },
-            Some(ev) = run_rx.recv() => run_msg(&mut edges, ev, &mut run_rx),
-            _ = tick.tick() => {
-                dirty |= state.needs_clock();
-                continue;
-            }
             // The run handle in `edges` kills its process group when dropped
             // on these returns; no child outlives loopdeck.
             _ = sigterm.recv() => return Ok(()),
             _ = sighup.recv() => return Ok(()),
             _ = sigint.recv() => return Ok(()),
+            _ = sleep_until(frame_due), if frame_due.is_some() => continue,
+            Some(started) = started_rx.recv() => match on_started(&mut edges, started) {
+                Some(msg) => msg,
+                None => continue,
+            },
+            Some(ev) = run_rx.recv() => match run_msg(&mut edges, ev, &mut run_rx) {
+                Some(msg) => msg,
+                None => continue,
+            },
+            _ = tick.tick() => {
+                dirty |= state.needs_clock();
+                continue;
+            }
+            // Last: it can stream; the branches above must not starve.
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => return Err(eyre!("the results reader stopped unexpectedly")),
+            },
         };
         if apply(&mut edges, state, msg)? {
             return Ok(());
@@ -155,26 +211,76 @@ async fn event_loop(
     }
 }
 
-/// A runner event as a message; output lines that are already waiting are
-/// batched into one message (one redraw for a burst of output).
-fn run_msg(edges: &mut Edges, ev: RunEvent, more: &mut UnboundedReceiver<RunEvent>) -> Msg {
+/// The frame cap: when a change may be drawn.
+#[derive(Debug, Default)]
+struct Frames {
+    last: Option<Instant>,
+}
+
+impl Frames {
+    /// `None`: draw now (the first change after a quiet spell, or an
+    /// urgent one); else the earliest time to draw.
+    fn due(&self, urgent: bool, now: Instant) -> Option<Instant> {
+        let next = self.last? + FRAME;
+        (!urgent && now < next).then_some(next)
+    }
+
+    fn drawn(&mut self, at: Instant) {
+        self.last = Some(at);
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// A runner event as a message, or none. The output itself is shown from
+/// the log file, read back like any other viewer's (see `follow`): the
+/// directory is the truth, so `Output` pings need no message.
+fn run_msg(edges: &mut Edges, ev: RunEvent, more: &mut UnboundedReceiver<RunEvent>) -> Option<Msg> {
     let kind = edges.run_kind.unwrap_or(RunKind::Test);
     match ev {
-        RunEvent::Started { id, .. } => Msg::RunStarted { kind, id },
+        RunEvent::Started { id, .. } => Some(Msg::RunStarted { kind, id }),
         RunEvent::Finished(record) => {
             edges.run = None;
             edges.run_kind = None;
-            Msg::RunFinished(*record)
+            Some(Msg::RunFinished(*record))
         }
-        // Output is shown from the log file, read back like any other
-        // viewer's (see `follow`): the directory is the truth.
-        RunEvent::Line(_) => {
+        RunEvent::Line(_) | RunEvent::Output { .. } => {
             while let Ok(ev) = more.try_recv() {
-                if !matches!(ev, RunEvent::Line(_)) {
+                if !matches!(ev, RunEvent::Line(_) | RunEvent::Output { .. }) {
                     return run_msg(edges, ev, more);
                 }
             }
-            Msg::RunOutput(Vec::new())
+            None
+        }
+    }
+}
+
+/// A start done off the UI task has answered: keep the run (cancelling it
+/// at once if `X` came meanwhile), or say why it did not start.
+fn on_started(edges: &mut Edges, started: Started) -> Option<Msg> {
+    edges.starting = false;
+    let cancel = std::mem::take(&mut edges.cancel_when_started);
+    match started.result {
+        Ok(handle) => {
+            if cancel {
+                handle.cancel();
+            }
+            // A quick command may be over already (its `Finished` came first).
+            if !handle.is_finished() {
+                edges.run = Some(handle);
+            }
+            None
+        }
+        Err(reason) => {
+            edges.run_kind = None;
+            Some(Msg::RunRefused {
+                kind: started.kind,
+                reason: crate::sanitize::line(&reason),
+            })
         }
     }
 }
@@ -189,30 +295,35 @@ fn apply(edges: &mut Edges, state: &mut State, msg: Msg) -> Result<bool> {
                 kind,
                 next_iteration,
             } => {
-                let started = match edges.config {
-                    None => Err("no loopdeck.toml".to_string()),
-                    Some(config) => {
-                        driver::start(config, kind, next_iteration, edges.run_tx.clone())
+                let Some(config) = edges.config else {
+                    let reason = "no loopdeck.toml".to_string();
+                    if apply(edges, state, Msg::RunRefused { kind, reason })? {
+                        return Ok(true);
                     }
+                    continue;
                 };
-                match started {
-                    Ok(handle) => {
-                        edges.run = Some(handle);
-                        edges.run_kind = Some(kind);
-                    }
-                    Err(reason) => {
-                        let reason = crate::sanitize::line(&reason);
-                        if apply(edges, state, Msg::RunRefused { kind, reason })? {
-                            return Ok(true);
-                        }
-                    }
-                }
+                // Taking the lock and reading the iteration touch the disk:
+                // off the UI task, answered with a `Started`.
+                let config = config.clone();
+                let run_tx = edges.run_tx.clone();
+                let answer = edges.started_tx.clone();
+                edges.starting = true;
+                edges.run_kind = Some(kind);
+                tokio::task::spawn_blocking(move || {
+                    let result =
+                        driver::start(&config, kind, next_iteration, runner::Echo::None, run_tx);
+                    // If loopdeck is gone meanwhile, the handle is dropped
+                    // here, which kills the run.
+                    let _ = answer.send(Started { kind, result });
+                });
             }
             // The runtime does not keep history compact yet.
             Effect::Load(_) => {}
             Effect::Cancel => {
                 if let Some(run) = &edges.run {
                     run.cancel();
+                } else if edges.starting {
+                    edges.cancel_when_started = true;
                 }
             }
             Effect::Copy(text) => {
@@ -240,7 +351,22 @@ pub fn osc52(text: &str, tmux: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::osc52;
+    use super::{FRAME, Frames, osc52};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn frames_are_capped_but_keys_and_quiet_changes_draw_at_once() {
+        let t0 = Instant::now();
+        let mut frames = Frames::default();
+        assert_eq!(frames.due(false, t0), None, "the first change draws");
+        frames.drawn(t0);
+        let soon = t0 + Duration::from_millis(5);
+        assert_eq!(frames.due(false, soon), Some(t0 + FRAME), "a stream waits");
+        assert_eq!(frames.due(true, soon), None, "a key never waits");
+        assert_eq!(frames.due(false, t0 + FRAME), None);
+        let quiet = t0 + Duration::from_secs(2);
+        assert_eq!(frames.due(false, quiet), None, "an isolated change draws");
+    }
 
     #[test]
     fn osc52_carries_base64_and_is_wrapped_for_tmux() {

@@ -69,15 +69,25 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<RunEvent>, within: Duration) -> R
         .expect("event channel closed before Finished")
 }
 
-/// Waits for the line `text`; returns the events seen on the way.
-async fn until_line(rx: &mut mpsc::UnboundedReceiver<RunEvent>, text: &str) -> Vec<RunEvent> {
+/// What the pane would show for a log: its lines, sanitized.
+fn shown(log: &Path) -> Vec<String> {
+    loopdeck::logtail::display_lines(&std::fs::read(log).unwrap_or_default())
+}
+
+/// Waits until the log shows the line `text` (output is announced by
+/// `Output` events; the text itself is in the log). Returns the events seen.
+async fn until_line(
+    rx: &mut mpsc::UnboundedReceiver<RunEvent>,
+    log: &Path,
+    text: &str,
+) -> Vec<RunEvent> {
     let mut seen = Vec::new();
     loop {
         let ev = next(rx, Duration::from_secs(20)).await;
-        let done = matches!(&ev, RunEvent::Line(l) if l == text);
         if let RunEvent::Finished(r) = &ev {
             panic!("finished before {text:?}: {r:?}\nafter {seen:?}");
         }
+        let done = shown(log).iter().any(|l| l == text);
         seen.push(ev);
         if done {
             return seen;
@@ -85,17 +95,20 @@ async fn until_line(rx: &mut mpsc::UnboundedReceiver<RunEvent>, text: &str) -> V
     }
 }
 
-/// Waits for `Finished`; returns the lines seen on the way and the record.
+/// Waits for `Finished`; returns loopdeck's own lines sent on the way, the
+/// output sizes announced, and the record.
 async fn until_finished(
     rx: &mut mpsc::UnboundedReceiver<RunEvent>,
     within: Duration,
-) -> (Vec<String>, RunRecord) {
+) -> (Vec<String>, Vec<u64>, RunRecord) {
     let end = Instant::now() + within;
     let mut lines = Vec::new();
+    let mut sizes = Vec::new();
     loop {
         match next(rx, end.saturating_duration_since(Instant::now())).await {
             RunEvent::Line(l) => lines.push(l),
-            RunEvent::Finished(r) => return (lines, *r),
+            RunEvent::Output { bytes } => sizes.push(bytes),
+            RunEvent::Finished(r) => return (lines, sizes, *r),
             RunEvent::Started { .. } => {}
         }
     }
@@ -145,7 +158,7 @@ fn non_loopdeck(lines: &[String]) -> Vec<&str> {
 }
 
 #[tokio::test]
-async fn success_streams_sanitized_lines_into_log_events_and_record() {
+async fn success_streams_the_commands_bytes_into_the_log_and_the_record() {
     subreaper();
     let dir = Dir::new();
     let mut spec = dir.spec(format!("sh {} 20", script("lines.sh")));
@@ -162,7 +175,7 @@ async fn success_streams_sanitized_lines_into_log_events_and_record() {
         "{id}"
     );
 
-    let (lines, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (own, sizes, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
     assert!(rec.succeeded(), "{rec:?}");
     assert_eq!((rec.exit_code, rec.signal), (Some(0), None));
     assert_eq!(rec.id, id);
@@ -180,8 +193,38 @@ async fn success_streams_sanitized_lines_into_log_events_and_record() {
         + "Deploying revision backend-00093-x55\n".len()
         + "Serving revision backend-00094-abc at 100%\n".len();
     assert_eq!(rec.output_bytes, expected_bytes as u64);
+    // The output was announced, growing, the last announcement all of it.
+    assert!(!sizes.is_empty());
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+    assert_eq!(sizes.last().copied(), Some(rec.output_bytes));
 
-    // Each stream in order; both interleaved into one sequence.
+    // The log holds the command's bytes, escape sequence included, framed
+    // by loopdeck's own start and outcome lines (the only `Line` events).
+    let log = std::fs::read(dir.log()).unwrap();
+    let header_end = log.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let body = &log[header_end..];
+    let footer_start = body[..body.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    assert_eq!(footer_start, expected_bytes);
+    assert!(body.windows(raw.len()).any(|w| w == raw.as_bytes()));
+    assert_eq!(own.len(), 2, "{own:?}");
+    assert!(own[0].starts_with(&format!("[loopdeck] {id} started ")));
+    assert!(own[1].contains("finished: exit 0"));
+    assert_eq!(
+        String::from_utf8_lossy(&log[..header_end]).trim_end(),
+        own[0]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&body[footer_start..]).trim_end(),
+        own[1]
+    );
+
+    // Each stream in order, interleaved line-wise; what the pane shows for
+    // it is sanitized.
+    let lines = shown(&dir.log());
     let body = non_loopdeck(&lines);
     let outs: Vec<&str> = body
         .iter()
@@ -197,25 +240,12 @@ async fn success_streams_sanitized_lines_into_log_events_and_record() {
     assert_eq!(outs, want("out"));
     assert_eq!(errs, want("err"));
     assert_eq!(body.len(), 43);
-    // Escape sequences never get through; tabs are expanded.
-    assert!(body.contains(&loopdeck::sanitize::line(raw).as_str()));
     assert!(body.contains(&"red     after-tab"));
     assert!(
         lines
             .iter()
             .all(|l| !l.contains('\x1b') && !l.contains('\t'))
     );
-
-    // The log holds exactly the lines the events carried, framed by
-    // loopdeck's own start and outcome lines.
-    let log = std::fs::read_to_string(dir.log()).unwrap();
-    let log_lines: Vec<&str> = log.lines().collect();
-    assert_eq!(
-        log_lines,
-        lines.iter().map(String::as_str).collect::<Vec<_>>()
-    );
-    assert!(log_lines[0].starts_with(&format!("[loopdeck] {id} started ")));
-    assert!(log_lines.last().unwrap().contains("finished: exit 0"));
 
     // runs.jsonl: one started and one finished line, read back as the record.
     let raw_runs = std::fs::read_to_string(dir.runs()).unwrap();
@@ -228,10 +258,23 @@ async fn success_streams_sanitized_lines_into_log_events_and_record() {
 }
 
 #[tokio::test]
+async fn a_last_line_without_newline_gets_one_before_the_outcome_line() {
+    let dir = Dir::new();
+    let (_h, mut rx) = start(dir.spec("printf 'no newline'; printf 'err too' >&2".into()));
+    let (_, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    assert_eq!(rec.output_bytes, 17);
+    // As in a shell redirection, the two writes follow each other.
+    let lines = shown(&dir.log());
+    assert_eq!(non_loopdeck(&lines), ["no newlineerr too"]);
+    assert!(lines.last().unwrap().contains("finished: exit 0"));
+}
+
+#[tokio::test]
 async fn nonzero_exit_then_a_retry_both_recorded() {
     let dir = Dir::new();
     let (_h, mut rx) = start(dir.spec(format!("sh {} 3", script("exit_code.sh"))));
-    let (lines, first) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (_, _, first) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let lines = shown(&dir.log());
     assert_eq!((first.exit_code, first.signal), (Some(3), None));
     assert!(!first.succeeded() && !first.cancelled && !first.timed_out);
     assert_eq!(first.error, None);
@@ -240,7 +283,7 @@ async fn nonzero_exit_then_a_retry_both_recorded() {
 
     // A retry appends to the same log and record; nothing is overwritten.
     let (_h2, mut rx2) = start(dir.spec(format!("sh {} 0", script("exit_code.sh"))));
-    let (_, second) = until_finished(&mut rx2, Duration::from_secs(20)).await;
+    let (_, _, second) = until_finished(&mut rx2, Duration::from_secs(20)).await;
     assert!(second.succeeded());
     assert_ne!(first.id, second.id);
     assert_eq!(runner::read_runs(&dir.runs()), vec![first, second]);
@@ -255,7 +298,7 @@ async fn a_test_run_records_the_revision_it_ran_against() {
     spec.revision = Some("backend-00094-abc".into());
     assert_eq!(spec.kind.log_name(), "test.log");
     let (_h, mut rx) = start(spec);
-    let (_, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (_, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
     assert_eq!(rec.revision.as_deref(), Some("backend-00094-abc"));
     let raw = std::fs::read_to_string(dir.runs()).unwrap();
     let started = raw.lines().next().unwrap();
@@ -275,12 +318,12 @@ async fn cancel_terminates_the_whole_group_grandchildren_included() {
         script("grandchildren.sh"),
         quote(&pidfile)
     )));
-    until_line(&mut rx, "ready").await;
+    until_line(&mut rx, &dir.log(), "ready").await;
     let pids = read_pids(&pidfile);
     assert_eq!(pids.len(), 4, "{pids:?}");
     let asked = Instant::now();
     handle.cancel();
-    let (lines, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (lines, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
     assert!(rec.cancelled && !rec.timed_out, "{rec:?}");
     assert_eq!((rec.exit_code, rec.signal), (None, Some(libc::SIGTERM)));
     // TERM was enough: no wait for the grace period.
@@ -311,7 +354,7 @@ async fn timeout_terminates_the_group() {
     ));
     spec.timeout = Some(Duration::from_millis(1500));
     let (_handle, mut rx) = start(spec);
-    let (lines, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (lines, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
     assert!(rec.timed_out && !rec.cancelled, "{rec:?}");
     assert_eq!(rec.signal, Some(libc::SIGTERM));
     assert!(rec.duration_secs.unwrap() >= 1.5);
@@ -336,12 +379,12 @@ async fn a_command_ignoring_sigterm_is_killed_after_the_grace_period() {
     ));
     spec.grace = Duration::from_millis(500);
     let (handle, mut rx) = start(spec);
-    until_line(&mut rx, "ready").await;
+    until_line(&mut rx, &dir.log(), "ready").await;
     let pids = read_pids(&pidfile);
     assert_eq!(pids.len(), 1);
     let asked = Instant::now();
     handle.cancel();
-    let (_, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (_, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
     assert!(asked.elapsed() >= Duration::from_millis(500));
     assert!(rec.cancelled, "{rec:?}");
     assert_eq!(rec.signal, Some(libc::SIGKILL));
@@ -352,7 +395,8 @@ async fn a_command_ignoring_sigterm_is_killed_after_the_grace_period() {
 async fn missing_command_is_exit_127_with_the_shells_message() {
     let dir = Dir::new();
     let (_h, mut rx) = start(dir.spec("loopdeck-no-such-command-xyz --flag".into()));
-    let (lines, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (_, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let lines = shown(&dir.log());
     assert_eq!(rec.exit_code, Some(127));
     assert_eq!(rec.error.as_deref(), Some("command not found (exit 127)"));
     assert!(
@@ -408,18 +452,15 @@ async fn a_grandchild_holding_the_pipe_does_not_hang_the_run_and_is_killed() {
         script("pipe_holder.sh"),
         quote(&pidfile)
     )));
-    let (lines, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (lines, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
     // Drain idle time plus TERM for the leftover: far below the sleep's 300 s.
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
     assert_eq!(rec.exit_code, Some(0));
     assert!(!rec.cancelled);
-    assert!(non_loopdeck(&lines).contains(&"parent done"));
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("left processes in its group: sent them SIGTERM")),
-        "{lines:?}"
-    );
+    assert!(non_loopdeck(&shown(&dir.log())).contains(&"parent done"));
+    let leftover = "left processes in its group: sent them SIGTERM";
+    assert!(lines.iter().any(|l| l.contains(leftover)), "{lines:?}");
+    assert!(shown(&dir.log()).iter().any(|l| l.contains(leftover)));
     assert_all_dead(&read_pids(&pidfile)).await;
 }
 
@@ -433,7 +474,7 @@ async fn dropping_the_handle_kills_the_group_and_records_it() {
         script("grandchildren.sh"),
         quote(&pidfile)
     )));
-    until_line(&mut rx, "ready").await;
+    until_line(&mut rx, &dir.log(), "ready").await;
     let pids = read_pids(&pidfile);
     drop(handle);
     // The record is written by the drop itself.
@@ -442,7 +483,7 @@ async fn dropping_the_handle_kills_the_group_and_records_it() {
     assert!(runs[0].cancelled && runs[0].signal == Some(libc::SIGKILL));
     assert!(runs[0].error.as_deref().unwrap().contains("dropped"));
     assert_all_dead(&pids).await;
-    let (_, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    let (_, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
     assert_eq!(rec, runs[0]);
 }
 
@@ -484,7 +525,7 @@ fn sigterm_victim(dir: PathBuf) {
             tx,
         )
         .unwrap();
-        until_line(&mut rx, "ready").await;
+        until_line(&mut rx, &dir.join("deploy.log"), "ready").await;
         println!("READY");
         term.recv().await;
         let n = runner::kill_all();
@@ -576,21 +617,17 @@ fn big_output(dir: PathBuf) {
             tx,
         )
         .unwrap();
-        let mut lines = 0u64;
-        let mut chars = 0u64;
+        let mut pings = 0u64;
         let rec = loop {
             match rx.recv().await.unwrap() {
-                RunEvent::Line(l) => {
-                    lines += 1;
-                    chars += l.len() as u64 + 1;
-                }
+                RunEvent::Output { .. } => pings += 1,
                 RunEvent::Finished(r) => break *r,
-                RunEvent::Started { .. } => {}
+                RunEvent::Line(_) | RunEvent::Started { .. } => {}
             }
         };
         let (hwm, _) = memory_kib();
         println!(
-            "RESULT lines={lines} chars={chars} output_bytes={} exit={:?} growth_kib={}",
+            "RESULT pings={pings} output_bytes={} exit={:?} growth_kib={}",
             rec.output_bytes,
             rec.exit_code,
             hwm.saturating_sub(rss_before)
@@ -628,12 +665,16 @@ fn twenty_megabytes_of_output_stream_with_bounded_memory() {
     let payload = BIG_LINES * 100;
     assert_eq!(get("output_bytes"), payload.to_string());
     assert_eq!(get("exit"), "Some(0)");
-    // Every line arrived as an event (plus loopdeck's start and outcome lines).
-    assert_eq!(get("lines"), (BIG_LINES + 2).to_string());
-    // The log has all of it: the same bytes as the events.
-    let log_len = std::fs::metadata(dir.log()).unwrap().len();
-    assert_eq!(log_len.to_string(), get("chars"));
-    assert!(log_len > payload && log_len < payload + 1000);
+    // The output was announced, not line by line.
+    let pings: u64 = get("pings").parse().unwrap();
+    assert!((1..BIG_LINES / 100).contains(&pings), "{pings} pings");
+    // The log has all of it (plus loopdeck's start and outcome lines).
+    let log = std::fs::read(dir.log()).unwrap();
+    assert!(log.len() as u64 > payload && (log.len() as u64) < payload + 1000);
+    assert_eq!(
+        log.iter().filter(|&&b| b == b'\n').count() as u64,
+        BIG_LINES + 2
+    );
     let growth: u64 = get("growth_kib").parse().unwrap();
     eprintln!("peak memory growth while streaming 20 MB: {growth} KiB");
     assert!(growth < 16 * 1024, "memory grew by {growth} KiB");

@@ -53,6 +53,7 @@ pub mod counts;
 mod formats;
 mod iteration;
 mod layout;
+mod one;
 mod reruns;
 mod safe;
 mod tail;

@@ -1,9 +1,10 @@
 //! Child processes, owned for real.
 //!
 //! [`spawn`] runs one shell command line (`sh -c`, commands come only from
-//! the operator's config) as a run: its output streams into the
-//! iteration's log file and to the caller as [`RunEvent`]s, and the run is
-//! recorded in the iteration's `runs.jsonl` (see [`record`]).
+//! the operator's config) as a run: the command writes its output straight
+//! into the iteration's log file, the caller hears about the run as
+//! [`RunEvent`]s (started, output grew, finished), and the run is recorded
+//! in the iteration's `runs.jsonl` (see [`record`]).
 //!
 //! # Behaviour
 //!
@@ -12,34 +13,39 @@
 //!   that opens `/dev/tty` to prompt gets an error instead of fighting the
 //!   TUI for the keyboard), stdin from `/dev/null`, SIGTERM/SIGINT/SIGHUP/
 //!   SIGQUIT/SIGPIPE reset to their defaults.
-//! * **Output.** stdout and stderr are read concurrently and interleaved
-//!   line-wise; each line goes through [`crate::sanitize::line`] (no escape
-//!   sequence ever reaches the log or the screen), lines longer than
-//!   [`output::MAX_LINE`] bytes are cut, and nothing is kept: memory stays
-//!   bounded for any amount of output (see [`output`]). The log is opened in
-//!   append mode: several attempts share one `test.log`, each framed by a
-//!   `[loopdeck] <id> started ...` and a `[loopdeck] <id> ...` outcome line.
-//!   Every line written to the log is also sent as a [`RunEvent::Line`], in
-//!   the same order, so the pane and the file show the same text.
+//! * **Output.** stdout and stderr of the command are the log file itself,
+//!   opened in append mode (`cmd >> test.log 2>&1`): loopdeck is not in the
+//!   way of the bytes, so a command printing gigabytes runs as fast as with
+//!   its output sent to a file, and memory does not depend on the output.
+//!   The log holds the command's bytes, escape sequences included; they
+//!   interleave at the granularity of the command's writes. Output is
+//!   sanitized when shown: the output pane reads the log back through
+//!   [`crate::logtail`], and a headless run copies it to stdout
+//!   ([`RunSpec::echo`]), sanitized when stdout is a terminal. The caller
+//!   gets no lines, only a [`RunEvent::Output`] when the log grew (see
+//!   [`output`]). Several attempts share one `test.log`, each framed by a
+//!   `[loopdeck] <id> started ...` and a `[loopdeck] <id> ...` outcome line
+//!   (also sent as [`RunEvent::Line`]s). The command starts only once its
+//!   `started` line is in the log: `sh` waits on a pipe (fd 3, closed before
+//!   the command runs) that loopdeck closes after writing it, then `exec`s
+//!   `sh -c <command>` — same pid, same shell, same `$0`.
 //! * **Cancel** ([`RunHandle::cancel`]) and **timeout**: SIGTERM to the
 //!   whole group, up to [`RunSpec::grace`] (default [`DEFAULT_GRACE`]) for
 //!   it to go, then SIGKILL to the group. `cancelled`/`timed_out` is set and
 //!   `signal` is the last signal loopdeck had to send: 15 when SIGTERM was
 //!   enough, 9 when the grace period ran out (for a command that exits by
 //!   itself, `signal` is whatever signal ended it, if any). A cancel that
-//!   arrives after the command has exited (while its pipes drain) changes
-//!   nothing: the leftover clean-up below follows anyway.
-//! * **After the command exits** its pipes are drained until they close,
-//!   or until no byte has arrived for [`DRAIN_IDLE`] (or [`DRAIN_MAX`] in
-//!   all): a grandchild that inherited the pipe cannot hang the run.
+//!   arrives after the command has exited (while its leftovers are cleaned
+//!   up) changes nothing: the clean-up below follows anyway.
 //! * **Leftover processes:** anything still alive in the run's process
 //!   group once the command has exited (background jobs, a server the test
-//!   suite forgot to stop, a grandchild holding the pipe) is terminated the
-//!   same way (SIGTERM, grace, SIGKILL) and the log says so. A run owns its
-//!   whole group: nothing it started outlives it. (A command that really
-//!   wants a daemon must start it with its own `setsid`; processes that
-//!   leave the group that way are out of reach, and if one keeps the pipe
-//!   open, its reader is abandoned after [`FINAL_DRAIN`].)
+//!   suite forgot to stop, a grandchild still writing to the log) is
+//!   terminated the same way (SIGTERM, grace, SIGKILL) and the log says so.
+//!   A run owns its whole group: nothing it started outlives it. No output
+//!   pipe can hang a run: there is none. (A command that really wants a
+//!   daemon must start it with its own `setsid`; processes that leave the
+//!   group that way are out of reach, and may append to the log after the
+//!   run's outcome line.)
 //! * **Errors:** a working directory that is not one, or a shell that
 //!   cannot start, gives a `Finished` record with `error` set (pid 0, no
 //!   `Started` event) and a `[loopdeck]` line in the log saying why. A
@@ -72,7 +78,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -83,18 +89,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use group::signal_name;
+pub use output::Echo;
 pub use record::{RunKind, RunRecord, read_runs, read_runs_from};
 
 /// SIGTERM -> SIGKILL grace period unless the spec says otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
-/// After the command exits, its pipes are given up on once they have been
-/// silent this long...
-pub const DRAIN_IDLE: Duration = Duration::from_millis(300);
-/// ...or once this much time has passed since the exit, output or not.
-pub const DRAIN_MAX: Duration = Duration::from_secs(5);
-/// After the leftover processes are killed, how long the readers get to
-/// reach the end of the pipes before they are abandoned.
-pub const FINAL_DRAIN: Duration = Duration::from_secs(1);
 
 /// Prefix of the lines loopdeck itself writes into a run's log.
 pub const LOG_PREFIX: &str = "[loopdeck]";
@@ -123,6 +122,8 @@ pub struct RunSpec {
     /// revision it runs against), recorded from the `started` line on; a
     /// match of `revision_pattern` replaces it.
     pub revision: Option<String>,
+    /// Where the output is copied besides the log (headless: stdout).
+    pub echo: output::Echo,
 }
 
 impl RunSpec {
@@ -144,20 +145,27 @@ impl RunSpec {
             runs_path: runs_path.into(),
             revision_pattern: None,
             revision: None,
+            echo: output::Echo::None,
         }
     }
 }
 
 /// What a run reports, in this order: `Started` (unless it could not
-/// start), `Line`s, `Finished` (always, exactly once).
+/// start), `Line`s and `Output`s, `Finished` (always, exactly once).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
     Started {
         id: String,
         pid: u32,
     },
-    /// One sanitized line, exactly as appended to the log.
+    /// A line loopdeck itself appended to the log (the run's start and
+    /// outcome, leftover processes), sanitized.
     Line(String),
+    /// The command's output grew: `bytes` of it so far, all in the log. At
+    /// most one every [`output::PING_EVERY`]; the output itself is in the log.
+    Output {
+        bytes: u64,
+    },
     /// Boxed: a record is ~300 bytes, a line event 24, and the channel
     /// sizes every slot for the largest variant.
     Finished(Box<RunRecord>),
@@ -214,7 +222,7 @@ pub fn kill_all() -> usize {
 
 /// Runs `spec`, reporting to `tx`. Must be called inside a tokio runtime.
 /// Does a few small blocking writes (the log header and the `started`
-/// record) before returning.
+/// record) before returning; the UI calls it off its task (see `driver`).
 pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<RunHandle> {
     let rt = tokio::runtime::Handle::try_current()
         .map_err(|e| io::Error::other(format!("runner::spawn needs a tokio runtime: {e}")))?;
@@ -263,12 +271,18 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
         output_bytes: 0,
     };
 
+    // The command writes into the log itself (see `output`); it waits at
+    // the gate until its `started` line is there.
+    let gate = Gate::new();
     let child = check_cwd(spec.cwd.as_deref()).and_then(|()| {
-        command(&spec)
+        let gate = gate.as_ref().map_err(|e| format!("cannot start: {e}"))?;
+        let out = log.try_clone().and_then(|o| Ok((o.try_clone()?, o)));
+        let (stdout, stderr) = out.map_err(|e| format!("cannot start: {e}"))?;
+        command(&spec, stdout, stderr, gate.read_fd())
             .spawn()
             .map_err(|e| format!("cannot start `sh -c {}`: {e}", spec.command))
     });
-    let mut child = match child {
+    let child = match child {
         Ok(child) => child,
         Err(msg) => {
             static FAILED: AtomicU32 = AtomicU32::new(0);
@@ -280,13 +294,14 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
                 FAILED.fetch_add(1, Ordering::Relaxed)
             );
             let header = header_line(&base);
-            let _ = log_lines(&mut log, &[&header]);
+            let _ = log_lines(&mut log, &spec.log_path, spec.echo, &[&header]);
             let _ = tx.send(RunEvent::Line(header));
             let shared = Arc::new(Shared::new(
                 base.id.clone(),
                 None,
                 runs,
                 spec.log_path.clone(),
+                spec.echo,
                 base,
                 t0,
             ));
@@ -306,46 +321,56 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
         i32::try_from(pid).ok().filter(|&p| p > 1),
         runs,
         spec.log_path.clone(),
+        spec.echo,
         base,
         t0,
     ));
     registry().push(shared.clone());
 
     let mut note = None;
-    if let Err(e) = log_lines(&mut log, &[&header]) {
+    if let Err(e) = log_lines(&mut log, &spec.log_path, spec.echo, &[&header]) {
         note = Some(format!("writing the log failed: {e}"));
     }
     if let Err(e) = record::append_line(&mut shared.lock().runs, &started_line) {
         note = Some(format!("writing {} failed: {e}", spec.runs_path.display()));
     }
+    // The command's output starts here.
+    let start = log.metadata().map(|m| m.len()).unwrap_or(0);
+    shared.lock().output_start = start;
+    drop(gate);
     let _ = tx.send(RunEvent::Started {
         id: shared.id.clone(),
         pid,
     });
     let _ = tx.send(RunEvent::Line(header));
 
-    let bytes = shared.bytes.clone();
-    let (line_tx, line_rx) = mpsc::channel(output::CHANNEL);
-    let mut readers = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        readers.push(rt.spawn(output::read_lines(out, line_tx.clone(), bytes.clone())));
-    }
-    if let Some(err) = child.stderr.take() {
-        readers.push(rt.spawn(output::read_lines(err, line_tx.clone(), bytes.clone())));
-    }
-    drop(line_tx);
-    let sink = rt.spawn(output::sink(
-        line_rx,
-        log,
-        tx.clone(),
-        spec.revision_pattern.clone(),
-    ));
+    let (stop, stop_rx) = std::sync::mpsc::channel();
+    let follower = File::open(&spec.log_path).and_then(|mut f| {
+        io::Seek::seek(&mut f, io::SeekFrom::Start(start))?;
+        Ok(f)
+    });
+    let follower = match follower {
+        Ok(log) => {
+            let f = output::Follow {
+                log,
+                log_path: spec.log_path.clone(),
+                start,
+                echo: spec.echo,
+                pattern: spec.revision_pattern.clone(),
+                tx: tx.clone(),
+            };
+            Some(rt.spawn_blocking(move || output::follow(f, stop_rx)))
+        }
+        Err(e) => {
+            note.get_or_insert(format!("cannot read the log back: {e}"));
+            None
+        }
+    };
     rt.spawn(supervise(Supervised {
         shared: shared.clone(),
         child,
-        readers,
-        sink,
-        bytes,
+        follower,
+        stop,
         timeout: spec.timeout,
         grace: spec.grace,
         note,
@@ -353,6 +378,41 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
     }));
     Ok(RunHandle { shared })
 }
+
+/// Holds a command back until loopdeck has written its `started` line:
+/// `sh` reads fd 3 (the read end of this pipe) until loopdeck closes the
+/// write end, which dropping the gate does.
+struct Gate {
+    read: std::os::fd::OwnedFd,
+    _write: std::os::fd::OwnedFd,
+}
+
+impl Gate {
+    fn new() -> io::Result<Gate> {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the two descriptors on success; both are
+        // close-on-exec, so no other child keeps them past its exec.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the descriptors were just created and are owned by nobody else.
+        unsafe {
+            Ok(Gate {
+                read: std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                _write: std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            })
+        }
+    }
+
+    fn read_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.read)
+    }
+}
+
+/// What `sh` runs first: wait at the gate (fd 3), close it, and become
+/// `sh -c <command>`.
+const GATE_SCRIPT: &str = r#"read -r _ <&3; exec 3<&-; exec sh -c "$1""#;
 
 fn check_cwd(cwd: Option<&Path>) -> Result<(), String> {
     let Some(dir) = cwd else { return Ok(()) };
@@ -366,22 +426,24 @@ fn check_cwd(cwd: Option<&Path>) -> Result<(), String> {
     }
 }
 
-fn command(spec: &RunSpec) -> tokio::process::Command {
+fn command(spec: &RunSpec, stdout: File, stderr: File, gate: i32) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
+        .arg(GATE_SCRIPT)
+        .arg("sh")
         .arg(&spec.command)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
         .kill_on_drop(false);
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
     cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
     // SAFETY: between fork and exec only async-signal-safe calls (setsid,
-    // signal) are made, and nothing is allocated.
+    // signal, dup2) are made, and nothing is allocated.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
@@ -393,6 +455,16 @@ fn command(spec: &RunSpec) -> tokio::process::Command {
                 libc::SIGPIPE,
             ] {
                 libc::signal(sig, libc::SIG_DFL);
+            }
+            // The gate's read end as fd 3, kept across exec (dup2 clears
+            // close-on-exec; the write end stays close-on-exec).
+            let kept = if gate == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(gate, 3)
+            };
+            if kept == -1 {
+                return Err(io::Error::last_os_error());
             }
             Ok(())
         });
@@ -447,12 +519,22 @@ fn footer_line(r: &RunRecord) -> String {
     crate::sanitize::line(&s)
 }
 
-/// Appends whole lines to a log opened in append mode, in one write.
-fn log_lines(log: &mut File, lines: &[&str]) -> io::Result<()> {
-    let mut buf = Vec::new();
+/// Appends loopdeck's own (sanitized) lines to a log opened in append
+/// mode, in one write, on a line of their own, and copies them to the echo.
+fn log_lines(
+    log: &mut File,
+    log_path: &Path,
+    echo: output::Echo,
+    lines: &[&str],
+) -> io::Result<()> {
+    let mut buf = output::newline_needed(log_path).to_vec();
     for l in lines {
         buf.extend_from_slice(l.as_bytes());
         buf.push(b'\n');
+    }
+    if echo != output::Echo::None {
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(&buf).and_then(|()| out.flush());
     }
     log.write_all(&buf)
 }
@@ -470,8 +552,6 @@ struct Shared {
     /// The command's process group; `None` when it never started.
     pgid: Option<i32>,
     cancel: Notify,
-    /// Raw output bytes read so far.
-    bytes: Arc<AtomicU64>,
     state: Mutex<FinishState>,
 }
 
@@ -479,6 +559,9 @@ struct Shared {
 struct FinishState {
     runs: File,
     log_path: PathBuf,
+    echo: output::Echo,
+    /// Size of the log when the command started writing into it.
+    output_start: u64,
     base: RunRecord,
     t0: Instant,
     /// The `finished` record, once written.
@@ -491,6 +574,7 @@ impl Shared {
         pgid: Option<i32>,
         runs: File,
         log_path: PathBuf,
+        echo: output::Echo,
         base: RunRecord,
         t0: Instant,
     ) -> Shared {
@@ -498,10 +582,11 @@ impl Shared {
             id,
             pgid,
             cancel: Notify::new(),
-            bytes: Arc::new(AtomicU64::new(0)),
             state: Mutex::new(FinishState {
                 runs,
                 log_path,
+                echo,
+                output_start: 0,
                 base,
                 t0,
                 written: None,
@@ -511,6 +596,16 @@ impl Shared {
 
     fn lock(&self) -> MutexGuard<'_, FinishState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the log grew by since the command started writing into it.
+    fn output_bytes(&self) -> u64 {
+        let (path, start) = {
+            let st = self.lock();
+            (st.log_path.clone(), st.output_start)
+        };
+        let len = fs::metadata(path).map_or(start, |m| m.len());
+        len.saturating_sub(start)
     }
 
     /// Writes the `finished` record (and the log's outcome line) unless
@@ -532,7 +627,7 @@ impl Shared {
                 fill(&mut rec);
                 let footer = footer_line(&rec);
                 if let Ok(mut log) = OpenOptions::new().append(true).open(&st.log_path) {
-                    let _ = log_lines(&mut log, &[&footer]);
+                    let _ = log_lines(&mut log, &st.log_path, st.echo, &[&footer]);
                 }
                 let _ = tx.send(RunEvent::Line(footer));
                 let _ = record::append_line(&mut st.runs, &record::event_line("finished", &rec));
@@ -556,12 +651,13 @@ impl Shared {
         self.cancel.notify_one();
         // Nobody listens for events on this path: the record is what counts.
         let (tx, _rx) = mpsc::unbounded_channel();
+        let bytes = self.output_bytes();
         self.finish(
             |r| {
                 r.cancelled = true;
                 r.signal = Some(libc::SIGKILL);
                 r.error = Some(reason.to_string());
-                r.output_bytes = self.bytes.load(Ordering::Relaxed);
+                r.output_bytes = bytes;
             },
             &tx,
         );
@@ -572,9 +668,10 @@ impl Shared {
 struct Supervised {
     shared: Arc<Shared>,
     child: tokio::process::Child,
-    readers: Vec<JoinHandle<()>>,
-    sink: JoinHandle<output::SinkOut>,
-    bytes: Arc<AtomicU64>,
+    /// Reads the log back while the command runs (see `output`).
+    follower: Option<JoinHandle<output::FollowOut>>,
+    /// Tells the follower to read what is left and stop.
+    stop: std::sync::mpsc::Sender<()>,
     timeout: Option<Duration>,
     grace: Duration,
     note: Option<String>,
@@ -595,9 +692,8 @@ async fn supervise(s: Supervised) {
     let Supervised {
         shared,
         mut child,
-        readers,
-        mut sink,
-        bytes,
+        follower,
+        stop,
         timeout,
         grace,
         mut note,
@@ -644,52 +740,46 @@ async fn supervise(s: Supervised) {
         }
     };
 
-    let mut sink_out = None;
     if let Some(t) = term_at {
         // Cancelling: what the TERM left gets the rest of the grace, then
-        // KILL; then the pipes close by themselves.
+        // KILL.
         if !killed && !group::wait_gone(pgid, t + grace).await {
             group::signal(pgid, libc::SIGKILL);
             sent = Some(libc::SIGKILL);
         }
         group::wait_gone(pgid, Instant::now() + Duration::from_secs(1)).await;
+    }
+    // Exited by itself: clean up what it left in its group (their output
+    // still reaches the echo meanwhile).
+    let leftovers = if term_at.is_none() {
+        group::terminate(pgid, grace).await
     } else {
-        // Exited by itself: collect what is still coming, then clean up.
-        sink_out = drain(&mut sink, &bytes).await;
-        if let Some(sig) = group::terminate(pgid, grace).await {
-            let msg = format!(
-                "{LOG_PREFIX} {} the command exited but left processes in its group: sent them {}",
-                shared.id,
-                signal_name(sig)
-            );
-            let log_path = shared.lock().log_path.clone();
-            if let Ok(mut log) = OpenOptions::new().append(true).open(&log_path) {
-                let _ = log_lines(&mut log, &[&msg]);
-            }
-            let _ = tx.send(RunEvent::Line(msg));
-        }
-    }
-    if sink_out.is_none() {
-        sink_out = match tokio::time::timeout(FINAL_DRAIN, &mut sink).await {
-            Ok(out) => out.ok(),
-            Err(_) => {
-                // Something outside the group still holds a pipe.
-                for r in &readers {
-                    r.abort();
-                }
-                tokio::time::timeout(DRAIN_MAX, &mut sink)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-            }
+        None
+    };
+    // The follower reads what is left of the output, then stops.
+    let _ = stop.send(());
+    let out = match follower {
+        Some(f) => f.await.ok(),
+        None => None,
+    };
+    let output_bytes = shared.output_bytes();
+    if let Some(sig) = leftovers {
+        let msg = format!(
+            "{LOG_PREFIX} {} the command exited but left processes in its group: sent them {}",
+            shared.id,
+            signal_name(sig)
+        );
+        let (log_path, echo) = {
+            let st = shared.lock();
+            (st.log_path.clone(), st.echo)
         };
+        if let Ok(mut log) = OpenOptions::new().append(true).open(&log_path) {
+            let _ = log_lines(&mut log, &log_path, echo, &[&msg]);
+        }
+        let _ = tx.send(RunEvent::Line(msg));
     }
-    let out = sink_out.unwrap_or(output::SinkOut {
-        revision: None,
-        write_error: Some("the log writer did not finish".into()),
-    });
+    let revision = out.and_then(|o| o.revision);
 
-    let output_bytes = bytes.load(Ordering::Relaxed);
     let rec = shared.finish(
         |r| {
             use std::os::unix::process::ExitStatusExt;
@@ -701,11 +791,11 @@ async fn supervise(s: Supervised) {
             };
             r.cancelled = cancelled;
             r.timed_out = timed_out;
-            if out.revision.is_some() {
-                r.revision = out.revision;
+            if revision.is_some() {
+                r.revision = revision;
             }
             r.output_bytes = output_bytes;
-            r.error = note.or(out.write_error).or(match r.exit_code {
+            r.error = note.or(match r.exit_code {
                 Some(127) if !cancelled && !timed_out => {
                     Some("command not found (exit 127)".to_string())
                 }
@@ -718,27 +808,4 @@ async fn supervise(s: Supervised) {
         &tx,
     );
     let _ = tx.send(RunEvent::Finished(Box::new(rec)));
-}
-
-/// After the command's exit: waits for the readers to reach the end of the
-/// pipes, giving up after [`DRAIN_IDLE`] of silence or [`DRAIN_MAX`] in
-/// all. `Some` when the sink finished.
-async fn drain(
-    sink: &mut JoinHandle<output::SinkOut>,
-    bytes: &AtomicU64,
-) -> Option<output::SinkOut> {
-    let start = Instant::now();
-    let mut seen = bytes.load(Ordering::Relaxed);
-    loop {
-        tokio::select! {
-            out = &mut *sink => return out.ok(),
-            _ = tokio::time::sleep(DRAIN_IDLE) => {
-                let now = bytes.load(Ordering::Relaxed);
-                if now == seen || start.elapsed() >= DRAIN_MAX {
-                    return None;
-                }
-                seen = now;
-            }
-        }
-    }
 }

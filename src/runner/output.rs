@@ -1,106 +1,200 @@
-//! A run's output: pipes -> sanitized lines -> log file and events.
+//! A run's output: the command writes straight into the log file; a
+//! follower reads it back only for what needs the bytes.
 //!
-//! Two reader tasks (stdout, stderr) split their pipe into lines of at most
-//! [`MAX_LINE`] bytes, sanitize each one and send it into one bounded
-//! channel, so the two streams interleave line-wise in arrival order. One
-//! sink task takes lines from that channel, sends each as a
-//! [`RunEvent::Line`] and appends them to the log in batches (one blocking
-//! write per batch, on tokio's blocking pool). Memory is bounded by the
-//! channel and the batch, whatever the size of the output; when the disk is
-//! slower than the command, the channel fills and the readers stop reading,
-//! so the command waits on its pipe.
+//! The command's stdout and stderr are the log itself (opened in append
+//! mode, as `cmd >> test.log 2>&1` would): loopdeck is not between the
+//! command and the disk, so a command printing gigabytes runs as fast as
+//! with its output sent to a file, and loopdeck spends nothing per byte.
+//! Each `write` the command makes lands whole, so stdout and stderr
+//! interleave at the granularity of the command's writes: whole lines when
+//! it writes line by line (stderr, or a line-buffered stdout), blocks of a
+//! few KiB for a block-buffered stdout, exactly as in a shell redirection.
+//! The log holds the command's bytes, escape sequences included; loopdeck's
+//! `[loopdeck] ... started`/outcome lines frame them (an outcome line after
+//! a last line without a newline gets one in front).
+//!
+//! Nothing is sanitized here: output is sanitized when shown. The output
+//! pane reads the log back through [`crate::logtail`]; a headless run
+//! copies it to stdout ([`Echo`]), line by line sanitized when stdout is a
+//! terminal.
+//!
+//! The follower, on its own thread, looks at the log every
+//! [`PING_EVERY`]: when it grew, it says so ([`RunEvent::Output`]); for a
+//! headless run it copies the new bytes to stdout (in the kernel,
+//! `copy_file_range`/`sendfile`/`splice`, when raw; sanitized lines on a
+//! terminal); for a deploy it looks for the revision pattern in each new
+//! line as the pane shows it (sanitized: a coloured revision matches as the
+//! operator sees it). Lines come from the one log tailer,
+//! [`crate::logtail::LogTail`], from the output's start and without
+//! skipping. A UI test run needs none of the bytes: the follower then only
+//! stats the file. Memory is bounded by one [`crate::logtail::MAX_READ`]
+//! read, whatever the output.
+//!
+//! What this costs compared with a pipe: a command whose disk fills gets
+//! the write error itself (a pipe reader could drop the output and keep the
+//! command going), and a process that escaped the run's process group
+//! (its own `setsid`) may append to the log after the run's outcome line.
 
 use std::fs::File;
-use std::io::{self, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 use regex::Regex;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::RunEvent;
+use crate::logtail::LogTail;
 
-/// Longer lines are cut into pieces of this many bytes (at a UTF-8
-/// boundary): a newline-free gigabyte must not sit in memory.
-pub const MAX_LINE: usize = 64 * 1024;
-/// Lines in flight between the readers and the sink.
-pub(crate) const CHANNEL: usize = 256;
-/// The sink writes at most this much per batch.
-const BATCH: usize = 64 * 1024;
+/// How often the follower looks at the log while the command runs: output
+/// reaches a headless stdout within this, and [`RunEvent::Output`] comes at
+/// most this often.
+pub const PING_EVERY: Duration = Duration::from_millis(33);
 
-/// Reads `pipe` until EOF (or until the task is aborted), sending
-/// sanitized lines to `out` and counting raw bytes in `bytes`.
-pub(crate) async fn read_lines<R: AsyncRead + Unpin>(
-    pipe: R,
-    out: mpsc::Sender<String>,
-    bytes: Arc<AtomicU64>,
-) {
-    let mut reader = BufReader::with_capacity(64 * 1024, pipe);
-    let mut partial: Vec<u8> = Vec::new();
-    let mut ready: Vec<String> = Vec::new();
+/// Where a run's output is copied besides the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Echo {
+    /// Nowhere (the UI reads the log back).
+    #[default]
+    None,
+    /// To stdout as is (headless, stdout is not a terminal: the same bytes
+    /// as the log).
+    Raw,
+    /// To stdout, each line sanitized (headless, stdout is a terminal: no
+    /// escape sequence from the command reaches it).
+    Sanitized,
+}
+
+/// What the follower needs.
+pub(crate) struct Follow {
+    /// The log, opened for reading at the offset where the command's output
+    /// starts.
+    pub log: File,
+    pub log_path: PathBuf,
+    /// That offset.
+    pub start: u64,
+    pub echo: Echo,
+    pub pattern: Option<Regex>,
+    pub tx: UnboundedSender<RunEvent>,
+}
+
+/// What the follower learned.
+pub(crate) struct FollowOut {
+    pub revision: Option<String>,
+}
+
+/// Follows the log until `stop` says so (or is dropped), then reads what
+/// is left and returns. Blocking: runs on its own thread.
+pub(crate) fn follow(f: Follow, stop: Receiver<()>) -> FollowOut {
+    let Follow {
+        mut log,
+        log_path,
+        start,
+        echo,
+        pattern,
+        tx,
+    } = f;
+    let mut offset = start;
+    let mut raw_out = (echo == Echo::Raw).then(io::stdout);
+    let mut shown = Shown {
+        out: (echo == Echo::Sanitized).then(io::stdout),
+        buf: Vec::new(),
+        pattern,
+        revision: None,
+    };
+    // Lines as shown, only when something needs them.
+    let mut lines =
+        (shown.out.is_some() || shown.pattern.is_some()).then(|| LogTail::from(&log_path, start));
     loop {
-        let buf = match reader.fill_buf().await {
-            Ok(buf) => buf,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        if buf.is_empty() {
-            break;
+        let last = !matches!(
+            stop.recv_timeout(PING_EVERY),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let len = log.metadata().map(|m| m.len()).unwrap_or(offset);
+        if len > offset {
+            if let Some(out) = &raw_out
+                && io::copy(&mut (&mut log).take(len - offset), &mut out.lock()).is_err()
+            {
+                // stdout closed (`loopdeck test | head`): the log goes on.
+                raw_out = None;
+            }
+            if let Some(tail) = &mut lines {
+                loop {
+                    for line in tail.read_new().unwrap_or_default() {
+                        shown.line(line);
+                    }
+                    shown.flush();
+                    if !tail.more() {
+                        break;
+                    }
+                }
+            }
+            offset = len;
+            let _ = tx.send(RunEvent::Output { bytes: len - start });
         }
-        let used = match memchr::memchr(b'\n', buf) {
-            Some(i) if partial.is_empty() && i <= MAX_LINE => {
-                ready.push(decode(&buf[..i]));
-                i + 1
+        if last {
+            if let Some(line) = lines.as_mut().and_then(LogTail::finish) {
+                shown.line(line);
             }
-            Some(i) => {
-                partial.extend_from_slice(&buf[..i]);
-                cut_long(&mut partial, &mut ready);
-                ready.push(decode(&partial));
-                partial.clear();
-                i + 1
+            shown.flush();
+            if let Some(out) = &raw_out {
+                let _ = out.lock().flush();
             }
-            None => {
-                partial.extend_from_slice(buf);
-                cut_long(&mut partial, &mut ready);
-                buf.len()
-            }
-        };
-        reader.consume(used);
-        bytes.fetch_add(used as u64, Ordering::Relaxed);
-        for line in ready.drain(..) {
-            if out.send(line).await.is_err() {
-                return;
-            }
+            return FollowOut {
+                revision: shown.revision,
+            };
         }
     }
-    if !partial.is_empty() {
-        let _ = out.send(decode(&partial)).await;
+}
+
+/// What is done with each line of output, as the pane shows it.
+struct Shown {
+    /// Sanitized echo, and the lines waiting for it.
+    out: Option<io::Stdout>,
+    buf: Vec<u8>,
+    pattern: Option<Regex>,
+    revision: Option<String>,
+}
+
+impl Shown {
+    fn line(&mut self, line: String) {
+        if let Some(p) = &self.pattern
+            && let Some(r) = match_revision(p, &line)
+        {
+            self.revision = Some(r);
+        }
+        if self.out.is_some() {
+            self.buf.extend_from_slice(line.as_bytes());
+            self.buf.push(b'\n');
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(out) = &self.out {
+            let mut out = out.lock();
+            let _ = out.write_all(&self.buf).and_then(|()| out.flush());
+        }
+        self.buf.clear();
     }
 }
 
-/// Moves whole [`MAX_LINE`] pieces off the front of an over-long partial
-/// line.
-fn cut_long(partial: &mut Vec<u8>, ready: &mut Vec<String>) {
-    while partial.len() > MAX_LINE {
-        let cut = char_boundary(partial, MAX_LINE);
-        ready.push(decode(&partial[..cut]));
-        partial.drain(..cut);
+/// Makes sure the log ends with a newline, so that what loopdeck appends
+/// next starts on its own line. Returns the bytes to write first.
+pub(crate) fn newline_needed(log_path: &Path) -> &'static [u8] {
+    let last = File::open(log_path).and_then(|f| {
+        let len = f.metadata()?.len();
+        let mut b = [0u8; 1];
+        if len == 0 {
+            return Ok(b'\n');
+        }
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, len - 1)?;
+        Ok(b[0])
+    });
+    match last {
+        Ok(b'\n') | Err(_) => b"",
+        Ok(_) => b"\n",
     }
-}
-
-/// A cut at or just before `at` that does not split a UTF-8 character.
-fn char_boundary(buf: &[u8], at: usize) -> usize {
-    let mut cut = at.min(buf.len());
-    while cut > at.saturating_sub(3) && cut > 0 && cut < buf.len() && (buf[cut] & 0xC0) == 0x80 {
-        cut -= 1;
-    }
-    if cut == 0 { at.min(buf.len()) } else { cut }
-}
-
-/// Raw bytes -> one safe display line.
-fn decode(bytes: &[u8]) -> String {
-    crate::sanitize::line(&String::from_utf8_lossy(bytes))
 }
 
 /// The last match of `pattern` in `line`: its first capture group if it
@@ -111,86 +205,9 @@ pub(crate) fn match_revision(pattern: &Regex, line: &str) -> Option<String> {
     (!m.as_str().is_empty()).then(|| m.as_str().to_string())
 }
 
-/// What the sink learned.
-pub(crate) struct SinkOut {
-    pub revision: Option<String>,
-    pub write_error: Option<String>,
-}
-
-/// Drains `lines` until every reader is done: events to `tx`, text to
-/// `log`.
-pub(crate) async fn sink(
-    mut lines: mpsc::Receiver<String>,
-    log: File,
-    tx: mpsc::UnboundedSender<RunEvent>,
-    pattern: Option<Regex>,
-) -> SinkOut {
-    let mut log = Some(log);
-    let mut revision = None;
-    let mut write_error: Option<String> = None;
-    let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
-    while let Some(first) = lines.recv().await {
-        let mut next = Some(first);
-        while let Some(line) = next.take() {
-            if let Some(p) = &pattern
-                && let Some(r) = match_revision(p, &line)
-            {
-                revision = Some(r);
-            }
-            if log.is_some() {
-                batch.extend_from_slice(line.as_bytes());
-                batch.push(b'\n');
-            }
-            // The receiver may be gone (loopdeck shutting down): the log
-            // still gets everything.
-            let _ = tx.send(RunEvent::Line(line));
-            if batch.len() < BATCH {
-                next = lines.try_recv().ok();
-            }
-        }
-        if let Some(mut file) = log.take() {
-            let mut buf = std::mem::take(&mut batch);
-            let done = tokio::task::spawn_blocking(move || {
-                let r = file.write_all(&buf);
-                buf.clear();
-                (file, buf, r)
-            })
-            .await;
-            match done {
-                Ok((file, buf, Ok(()))) => {
-                    log = Some(file);
-                    batch = buf;
-                }
-                Ok((_, buf, Err(e))) => {
-                    // Disk full or the like: keep draining the pipes (the
-                    // command must not block), stop writing.
-                    write_error = Some(format!("writing the log failed: {e}"));
-                    batch = buf;
-                }
-                Err(e) => write_error = Some(format!("log writer failed: {e}")),
-            }
-        }
-    }
-    SinkOut {
-        revision,
-        write_error,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cut_keeps_characters_whole() {
-        let s = "aé€😀".as_bytes(); // 1 + 2 + 3 + 4 bytes
-        assert_eq!(char_boundary(s, 2), 1);
-        assert_eq!(char_boundary(s, 3), 3);
-        assert_eq!(char_boundary(s, 4), 3);
-        assert_eq!(char_boundary(s, 7), 6);
-        assert_eq!(char_boundary(s, 8), 6);
-        assert_eq!(char_boundary(s, 10), 10);
-    }
 
     #[test]
     fn revision_prefers_the_first_group_and_the_last_match() {
@@ -207,27 +224,86 @@ mod tests {
         assert_eq!(match_revision(&whole, "nothing here"), None);
     }
 
-    #[tokio::test]
-    async fn long_lines_are_cut_and_the_tail_kept() {
-        let mut input = vec![b'x'; MAX_LINE * 2 + 10];
-        input.extend_from_slice(b"\nshort\r\n\x1b[31mred\x1b[0m\nno newline");
-        let (tx, mut rx) = mpsc::channel(16);
-        let bytes = Arc::new(AtomicU64::new(0));
-        let reader = tokio::spawn(read_lines(
-            std::io::Cursor::new(input.clone()),
+    /// Runs the follower over `writes` appended to a log one look apart,
+    /// and returns what it learned and the pings it sent.
+    fn follow_writes(writes: &[&[u8]], pattern: Option<&str>) -> (FollowOut, Vec<u64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deploy.log");
+        std::fs::write(&path, "[loopdeck] header\n").unwrap();
+        let start = std::fs::metadata(&path).unwrap().len();
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut reader = File::open(&path).unwrap();
+        io::Seek::seek(&mut reader, io::SeekFrom::Start(start)).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop_tx, stop) = std::sync::mpsc::channel();
+        let f = Follow {
+            log: reader,
+            log_path: path.clone(),
+            start,
+            echo: Echo::None,
+            pattern: pattern.map(|p| Regex::new(p).unwrap()),
             tx,
-            bytes.clone(),
-        ));
-        let mut got = Vec::new();
-        while let Some(l) = rx.recv().await {
-            got.push(l);
+        };
+        let t = std::thread::spawn(move || follow(f, stop));
+        let mut pings = Vec::new();
+        let mut total = 0;
+        for w in writes {
+            log.write_all(w).unwrap();
+            total += w.len() as u64;
+            // Wait for the follower to have seen this write.
+            loop {
+                match rx.blocking_recv() {
+                    Some(RunEvent::Output { bytes }) => {
+                        pings.push(bytes);
+                        if bytes == total {
+                            break;
+                        }
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
         }
-        reader.await.unwrap();
-        assert_eq!(got.len(), 6);
-        assert_eq!(got[0].len(), MAX_LINE);
-        assert_eq!(got[1].len(), MAX_LINE);
-        assert_eq!(got[2], "x".repeat(10));
-        assert_eq!(&got[3..], ["short", "red", "no newline"]);
-        assert_eq!(bytes.load(Ordering::Relaxed), input.len() as u64);
+        stop_tx.send(()).unwrap();
+        (t.join().unwrap(), pings)
+    }
+
+    #[test]
+    fn the_revision_is_found_per_line_as_shown_across_reads() {
+        let (out, pings) = follow_writes(
+            &[
+                b"building\r\nrevision \x1b[1mr-1\x1b[0m is live\r\nrevision r-",
+                b"2 is live\nrevision r-3 is not\n",
+            ],
+            Some(r"^revision (\S+) is live$"),
+        );
+        assert_eq!(out.revision.as_deref(), Some("r-2"));
+        assert!(pings.windows(2).all(|w| w[0] < w[1]), "{pings:?}");
+        // A colour code does not hide a match (the pane shows no colour).
+        let (out, _) = follow_writes(
+            &[b"revision \x1b[1mr-1\x1b[0m is live\n"],
+            Some(r"^revision (\S+) is live$"),
+        );
+        assert_eq!(out.revision.as_deref(), Some("r-1"));
+        // `^`/`$` are per line: a pattern never spans two lines.
+        let (out, _) = follow_writes(&[b"is live\nnoise\n"], Some(r"live\s+noise"));
+        assert_eq!(out.revision, None);
+        // The last line needs no newline.
+        let (out, _) = follow_writes(&[b"x\nrevision r-9 is live"], Some(r"revision (\S+)"));
+        assert_eq!(out.revision.as_deref(), Some("r-9"));
+    }
+
+    #[test]
+    fn a_newline_goes_before_loopdecks_line_only_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.log");
+        std::fs::write(&path, "line\n").unwrap();
+        assert_eq!(newline_needed(&path), b"");
+        std::fs::write(&path, "no newline").unwrap();
+        assert_eq!(newline_needed(&path), b"\n");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(newline_needed(&path), b"");
     }
 }
