@@ -55,10 +55,14 @@ impl Follow {
             self.tails.clear();
         }
         let all = paths.is_none() || moved;
+        // The folder itself stands for everything in it: the watcher folds
+        // a storm of paths into their iteration folders.
         let touched = |name: &str| {
             all || paths.is_some_and(|ps| {
-                ps.iter()
-                    .any(|p| p.parent() == Some(&dir) && p.file_name().is_some_and(|f| f == name))
+                ps.iter().any(|p| {
+                    *p == dir
+                        || (p.parent() == Some(&dir) && p.file_name().is_some_and(|f| f == name))
+                })
             })
         };
         let mut msgs = Vec::new();
@@ -102,5 +106,45 @@ impl Follow {
             }
         }
         msgs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_lines(msgs: &[Msg]) -> Vec<String> {
+        msgs.iter()
+            .filter_map(|m| match m {
+                Msg::LogLines { lines, .. } => Some(lines.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn a_folded_path_naming_the_iteration_folder_reads_its_logs() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("iter-001");
+        std::fs::create_dir(&dir).unwrap();
+        let log = dir.join("test.log");
+        std::fs::write(&log, "first\n").unwrap();
+        let mut follow = Follow::new(root.path());
+        let it = IterationData {
+            number: 1,
+            path: dir.clone(),
+            ..IterationData::default()
+        };
+        assert_eq!(log_lines(&follow.look(&[it], None)), ["first"]);
+        std::fs::write(&log, "first\nsecond\n").unwrap();
+        // Another file named: the log is not looked at.
+        let other = [dir.join("junit.xml")];
+        assert!(log_lines(&follow.look(&[], Some(&other))).is_empty());
+        // The folder itself (a folded storm): it is.
+        assert_eq!(
+            log_lines(&follow.look(&[], Some(std::slice::from_ref(&dir)))),
+            ["second"]
+        );
     }
 }

@@ -20,6 +20,7 @@
 //! shows, see [`crate::app::Effect::Load`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -28,20 +29,66 @@ use crate::follow::Follow;
 use crate::results::Store;
 use crate::watch::{self, Backend, Events, Recv, WatchHandle};
 
-/// Starts watching `root` (polling if `poll`) and the thread that reads
-/// `store` on each change, sending messages on `tx`. The returned watcher
-/// must be kept: dropping it ends the reader thread.
+/// Keeps the reader running; dropping it stops the watcher, which ends
+/// the reader thread.
+pub struct Reader {
+    slot: Arc<Mutex<Slot>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    watcher: Option<WatchHandle>,
+    dropped: bool,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.dropped = true;
+        slot.watcher = None;
+    }
+}
+
+/// Starts the thread that watches `root` (polling if `poll`) and reads
+/// `store` on each change, sending messages on `tx`. Setting up the watch
+/// (one inotify watch per folder) happens on that thread, before its first
+/// read, so the UI draws meanwhile and no change made during the first read
+/// is missed.
 pub fn start(
     root: &Path,
     store: Store,
     poll: bool,
     tx: UnboundedSender<Msg>,
-) -> std::io::Result<WatchHandle> {
+) -> std::io::Result<Reader> {
+    let slot = Arc::new(Mutex::new(Slot::default()));
+    let reader = Reader { slot: slot.clone() };
+    let shown_root = root.to_path_buf();
+    std::thread::Builder::new()
+        .name("results-reader".into())
+        .spawn(move || {
+            let Some(events) = watch_for_reader(&shown_root, &store, poll, &tx, &slot) else {
+                return;
+            };
+            reader_loop(store, events, tx);
+        })?;
+    Ok(reader)
+}
+
+/// Sets up the watcher (falling back to polling, with a warning, if the
+/// native one cannot start) and leaves its handle in `slot`. None when the
+/// reader was dropped meanwhile or nothing can watch.
+fn watch_for_reader(
+    root: &Path,
+    store: &Store,
+    poll: bool,
+    tx: &UnboundedSender<Msg>,
+    slot: &Mutex<Slot>,
+) -> Option<Events> {
     let poll_backend = Backend::Poll(watch::DEFAULT_POLL_INTERVAL);
     let backend = if poll { poll_backend } else { Backend::Native };
     // Watch the canonical root: the store knows that spelling in every event.
-    let watched = store.root().to_path_buf();
-    let (handle, events) = match watch::spawn_with(&watched, backend) {
+    let watched = store.root();
+    let (handle, events) = match watch::spawn_with(watched, backend) {
         Ok(w) => w,
         Err(e) => {
             // E.g. no inotify instance left: polling still works.
@@ -49,13 +96,15 @@ pub fn start(
                 "cannot watch {} for changes ({e}); polling every second instead",
                 root.display()
             ))));
-            watch::spawn_with(&watched, poll_backend).map_err(std::io::Error::other)?
+            watch::spawn_with(watched, poll_backend).ok()?
         }
     };
-    std::thread::Builder::new()
-        .name("results-reader".into())
-        .spawn(move || reader_loop(store, events, tx))?;
-    Ok(handle)
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.dropped {
+        return None;
+    }
+    slot.watcher = Some(handle);
+    Some(events)
 }
 
 /// Blocking file I/O runs on its own thread: it reads what the watcher names

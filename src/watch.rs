@@ -271,24 +271,10 @@ impl Events {
             if p.closed {
                 return Recv::Closed;
             }
-            if !p.is_empty() {
-                break;
-            }
             let now = Instant::now();
-            if let Some((when, _)) = &self.again
-                && *when <= now
-            {
-                let (_, mut paths) = self.again.take().expect("checked");
-                // The root stands for "too many folders": read everything.
-                let rescan = paths.remove(&self.queue.root) || fold(&mut paths, &self.queue.root);
-                if rescan {
-                    paths.clear();
-                }
-                return Recv::Event(WatchEvent {
-                    paths: paths.into_iter().collect(),
-                    rescan,
-                    ..WatchEvent::default()
-                });
+            let again_due = self.again.as_ref().is_some_and(|(at, _)| *at <= now);
+            if !p.is_empty() || again_due {
+                break;
             }
             let deadline = match (caller_deadline, self.again.as_ref().map(|a| a.0)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -315,6 +301,18 @@ impl Events {
             rescan: taken.rescan,
             warnings: taken.warnings,
         };
+        // A second look that is due rides along (a steady stream of other
+        // events never postpones it). The root in it stands for "too many
+        // folders": read everything.
+        if self
+            .again
+            .as_ref()
+            .is_some_and(|(at, _)| *at <= Instant::now())
+        {
+            let (_, paths) = self.again.take().expect("checked");
+            event.rescan |= paths.contains(&self.queue.root);
+            event.paths.extend(paths);
+        }
         if event.rescan {
             event.paths.clear();
         }
@@ -744,6 +742,30 @@ mod tests {
         };
         assert_eq!(e.paths, [PathBuf::from("/r/iter-2")]);
         assert_eq!(events.recv_timeout(Some(Duration::ZERO)), Recv::Timeout);
+        // A second look that falls due while other events keep coming is
+        // delivered with them, not after them.
+        handle(&q, ev(EventKind::Create(CreateKind::Folder), "/r/iter-3"));
+        assert!(matches!(events.recv_timeout(None), Recv::Event(_)));
+        events.again.as_mut().expect("scheduled").0 = Instant::now();
+        handle(
+            &q,
+            ev(
+                EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any)),
+                "/r/iter-1/a.jsonl",
+            ),
+        );
+        let Recv::Event(mut e) = events.recv_timeout(None) else {
+            panic!("event expected")
+        };
+        e.paths.sort();
+        assert_eq!(
+            e.paths,
+            [
+                PathBuf::from("/r/iter-1/a.jsonl"),
+                PathBuf::from("/r/iter-3")
+            ]
+        );
+        assert!(events.again.is_none());
         q.update(|p| p.closed = true);
         assert_eq!(events.recv_timeout(None), Recv::Closed);
     }
