@@ -58,6 +58,9 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
 
     let mut state = State::new(opts.title, opts.goal, Utc::now());
     state.tz = *Local::now().offset();
+    // Older iterations are kept as summaries; the one on screen is read
+    // back when asked for (Effect::Load).
+    state.compact_history = true;
     let config = match opts.config {
         Ok(config) => {
             state.control = Control::Enabled(Commands {
@@ -79,7 +82,8 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
     let mut terminal = ratatui::try_init().map_err(|e| {
         eyre!("loopdeck's screen needs a terminal ({e}); for scripts use `loopdeck status` or `--json`")
     })?;
-    let result = event_loop(&mut terminal, &mut state, &theme, config.as_ref(), rx).await;
+    let root = opts.root.clone();
+    let result = event_loop(&mut terminal, &mut state, &theme, config.as_ref(), rx, root).await;
     // Whatever way the loop ended, no command outlives loopdeck.
     runner::kill_all();
     ratatui::restore();
@@ -99,6 +103,10 @@ struct Edges<'a> {
     /// `X` came while the start was under way: cancel as soon as it runs.
     cancel_when_started: bool,
     started_tx: UnboundedSender<Started>,
+    /// The results directory, and where an iteration read back for the
+    /// screen ([`Effect::Load`]) is answered.
+    root: PathBuf,
+    loaded_tx: UnboundedSender<Msg>,
 }
 
 /// The answer of a start done off the UI task: the run, or why not.
@@ -117,8 +125,10 @@ async fn event_loop(
     theme: &Theme,
     config: Option<&Config>,
     mut rx: UnboundedReceiver<Msg>,
+    root: PathBuf,
 ) -> Result<()> {
     let mut keys = EventStream::new();
+    let (loaded_tx, mut loaded_rx) = unbounded_channel::<Msg>();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -135,6 +145,8 @@ async fn event_loop(
         starting: false,
         cancel_when_started: false,
         started_tx,
+        root,
+        loaded_tx,
     };
     let size = edges.terminal.size()?;
     update(state, Msg::Resize(size.width, size.height));
@@ -180,6 +192,7 @@ async fn event_loop(
             _ = sighup.recv() => return Ok(()),
             _ = sigint.recv() => return Ok(()),
             _ = sleep_until(frame_due), if frame_due.is_some() => continue,
+            Some(loaded) = loaded_rx.recv() => loaded,
             Some(started) = started_rx.recv() => match on_started(&mut edges, started) {
                 Some(msg) => msg,
                 None => continue,
@@ -317,8 +330,23 @@ fn apply(edges: &mut Edges, state: &mut State, msg: Msg) -> Result<bool> {
                     let _ = answer.send(Started { kind, result });
                 });
             }
-            // The runtime does not keep history compact yet.
-            Effect::Load(_) => {}
+            // An older iteration comes on screen: its tests are read off
+            // the UI task, from the directory, and arrive as data.
+            Effect::Load(key) => {
+                let (root, tx) = (edges.root.clone(), edges.loaded_tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let Ok(mut store) = Store::open(&root) else {
+                        return;
+                    };
+                    if store.list().is_ok() {
+                        let changes = store.load(&key);
+                        let _ = tx.send(Msg::Data {
+                            changed: changes.updated,
+                            removed: Vec::new(),
+                        });
+                    }
+                });
+            }
             Effect::Cancel => {
                 if let Some(run) = &edges.run {
                     run.cancel();
