@@ -53,9 +53,10 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// The number in "running tests N/" on the screen, if shown.
+/// The number in "running tests: N so far" (no total known) on the screen,
+/// if shown.
 fn running_count(screen: &str) -> Option<usize> {
-    let at = screen.find("running tests ")? + "running tests ".len();
+    let at = screen.find("running tests: ")? + "running tests: ".len();
     let digits: String = screen[at..]
         .chars()
         .take_while(|c| c.is_ascii_digit())
@@ -84,7 +85,7 @@ fn the_count_grows_on_screen_while_a_fast_runner_appends() {
     )
     .unwrap();
     let mut tui = Tui::start(&["watch", root.to_str().unwrap()], 100, 30);
-    tui.wait_text("running tests 0/");
+    tui.wait_text("running tests: 0 so far");
 
     let done = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -116,7 +117,7 @@ fn the_count_grows_on_screen_while_a_fast_runner_appends() {
         }
     }
     let total = writer.join().unwrap();
-    tui.wait_text(&format!("running tests {total}/"));
+    tui.wait_text(&format!("running tests: {total} so far"));
     assert!(
         during.windows(2).all(|w| w[0] < w[1]),
         "the count never goes back: {during:?}"

@@ -115,32 +115,42 @@ fn iteration_line<'a>(state: &'a State, theme: &Theme) -> Parts<'a> {
     }
     if it.data.running {
         // Few streaming formats announce a total: fall back to the goal
-        // (the most tests any iteration has seen, or --goal).
-        let total = it
-            .data
-            .expected_total
-            .unwrap_or_else(|| state.goal_total())
-            .max(t.tests);
-        let of = if total > 0 {
-            total.to_string()
-        } else {
-            "?".into()
-        };
-        spans.push((
-            0,
-            vec![Span::styled(
-                format!(" · running tests {}/{of} ", t.tests),
-                theme.accent(),
-            )],
-        ));
-        if total > 0 {
-            spans.push((
-                2,
+        // (--goal, the config's, else the most tests another iteration has
+        // seen). A total the run has already reached is no total: then the
+        // count is "so far", without a bar that would say "done".
+        let key = &it.data.key;
+        let total = it.data.expected_total.or(state.goal).or_else(|| {
+            state
+                .iterations
+                .iter()
+                .filter(|o| &o.data.key != key)
+                .map(|o| o.summary.totals.tests)
+                .max()
+        });
+        match total.filter(|&n| n > t.tests || it.data.expected_total.is_some()) {
+            Some(total) => {
+                spans.push((
+                    0,
+                    vec![Span::styled(
+                        format!(" · running tests {}/{total} ", t.tests),
+                        theme.accent(),
+                    )],
+                ));
+                spans.push((
+                    2,
+                    vec![Span::styled(
+                        bar(t.tests, total.max(t.tests), 10, theme.ascii),
+                        theme.accent(),
+                    )],
+                ));
+            }
+            None => spans.push((
+                0,
                 vec![Span::styled(
-                    bar(t.tests, total, 10, theme.ascii),
+                    format!(" · running tests: {} so far ", t.tests),
                     theme.accent(),
                 )],
-            ));
+            )),
         }
         if let Some(s) = started {
             spans.push((
