@@ -36,7 +36,11 @@ impl Follow {
 
     /// Messages for what changed. `paths` are the files the watcher named;
     /// `None` means look at everything (start, rescan).
-    pub fn look(&mut self, updated: &[IterationData], paths: Option<&[PathBuf]>) -> Vec<Msg> {
+    pub fn look<'a>(
+        &mut self,
+        updated: impl IntoIterator<Item = &'a IterationData>,
+        paths: Option<&[PathBuf]>,
+    ) -> Vec<Msg> {
         let mut moved = false;
         for it in updated {
             if self.latest.as_ref().is_none_or(|(n, _)| it.number >= *n) {

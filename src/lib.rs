@@ -16,6 +16,7 @@ pub mod lock;
 pub mod logtail;
 pub mod model;
 pub mod oneshot;
+pub mod reader;
 pub mod results;
 pub mod runner;
 pub mod sanitize;

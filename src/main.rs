@@ -341,30 +341,53 @@ fn status_command(
     };
     // One look, no "being written" grace period: a broken file is a warning now.
     store.set_settle(std::time::Duration::ZERO);
-    let changes = store.refresh_once();
-    if let Some(e) = changes.root_error {
+    let unreadable = |e: &str| {
         eprintln!(
             "loopdeck: cannot read {}: {e}",
             sanitize::line(&dir.display().to_string())
         );
-        return ExitCode::from(status::EXIT_UNREADABLE as u8);
-    }
-    let iterations = changes.updated;
-    let it = match status::select(&iterations, iteration) {
-        Ok(it) => it,
+        ExitCode::from(status::EXIT_UNREADABLE as u8)
+    };
+    // Only the iteration printed is read: the rest of the history is
+    // listed, and read (or its test count taken from the cache) only for
+    // the default goal.
+    let listing = match store.list() {
+        Ok(l) => l,
+        Err(e) => return unreadable(&e),
+    };
+    let key = match status::select_key(&listing, iteration) {
+        Ok(k) => k.map(str::to_string),
         Err(e) => {
             eprintln!("loopdeck: {}", sanitize::line(&e));
             return ExitCode::from(status::EXIT_UNREADABLE as u8);
         }
     };
+    let mut history = status::History {
+        iterations: listing.len(),
+        most_tests: 0,
+    };
+    if goal.is_none() {
+        let mut counts = loopdeck::results::counts::Counts::open(store.root());
+        for (k, _) in listing.iter().filter(|(k, _)| Some(k) != key.as_ref()) {
+            let n = store.test_count(k, &mut counts).unwrap_or(0);
+            history.most_tests = history.most_tests.max(n);
+        }
+        let keep: Vec<&str> = listing.iter().map(|(k, _)| k.as_str()).collect();
+        counts.save(&keep);
+    }
+    let shown = key.as_deref().and_then(|k| store.take(k));
+    if let Some(it) = &shown {
+        history.most_tests = history.most_tests.max(it.tests.len());
+    }
+    let it = shown.as_ref();
     let activity = status::Activity::read(dir, it);
     use std::io::Write;
     let stdout = std::io::stdout().lock();
     let written = if json {
         let out = std::io::BufWriter::with_capacity(64 * 1024, stdout);
-        status::write_json(out, &iterations, it, goal, &[], &activity)
+        status::write_json(out, history, it, goal, &[], &activity)
     } else {
-        let text = status::to_text(&title_for(dir, None), &iterations, it, goal, &[])
+        let text = status::to_text(&title_for(dir, None), history, it, goal, &[])
             + &status::activity_text(&activity);
         let mut stdout = stdout;
         stdout
@@ -378,6 +401,6 @@ fn status_command(
     let code = ExitCode::from(status::exit_code(it) as u8);
     // The process ends here: freeing 100k tests one by one would only delay
     // the exit (the operating system takes the memory back at once).
-    std::mem::forget(iterations);
+    std::mem::forget(shown);
     code
 }

@@ -14,6 +14,50 @@ pub const EXIT_GREEN: i32 = 0;
 pub const EXIT_FAILING: i32 = 1;
 pub const EXIT_UNREADABLE: i32 = 2;
 
+/// What status says of the loop beyond the iteration it prints: how many
+/// iterations there are, and the most tests any of them has (the goal when
+/// none is given).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct History {
+    pub iterations: usize,
+    pub most_tests: usize,
+}
+
+impl History {
+    pub fn of(iterations: &[IterationData]) -> History {
+        History {
+            iterations: iterations.len(),
+            most_tests: iterations.iter().map(|i| i.tests.len()).max().unwrap_or(0),
+        }
+    }
+}
+
+/// Picks a key from a listing of `(key, number)`: by number, else by
+/// folder name; the latest by default. `Ok(None)`: there is no iteration.
+pub fn select_key<'a>(
+    listing: &'a [(String, u64)],
+    which: Option<&str>,
+) -> Result<Option<&'a str>, String> {
+    let Some(which) = which else {
+        return Ok(listing.last().map(|(k, _)| k.as_str()));
+    };
+    let by_number = which
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| listing.iter().find(|(_, m)| *m == n));
+    match by_number.or_else(|| listing.iter().find(|(k, _)| k == which)) {
+        Some((k, _)) => Ok(Some(k)),
+        None => Err(format!(
+            "no iteration {which:?}; there are: {}",
+            listing
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Picks the iteration asked for: by number, else by folder name; latest by default.
 pub fn select<'a>(
     iterations: &'a [IterationData],
@@ -104,7 +148,7 @@ struct StatusOut<'a> {
 }
 
 pub fn to_json(
-    iterations: &[IterationData],
+    history: History,
     it: Option<&IterationData>,
     goal: Option<usize>,
     dir_warnings: &[String],
@@ -113,14 +157,13 @@ pub fn to_json(
         return empty_json(dir_warnings);
     };
     let summary = summary(it);
-    serde_json::to_value(status_out(iterations, it, &summary, goal, dir_warnings))
-        .unwrap_or_default()
+    serde_json::to_value(status_out(history, it, &summary, goal, dir_warnings)).unwrap_or_default()
 }
 
 /// [`to_json`] as text (what `loopdeck status --json` prints, without the
 /// final newline), written directly rather than through a JSON value.
 pub fn json_text(
-    iterations: &[IterationData],
+    history: History,
     it: Option<&IterationData>,
     goal: Option<usize>,
     dir_warnings: &[String],
@@ -129,7 +172,7 @@ pub fn json_text(
         return empty_json(dir_warnings).to_string();
     };
     let summary = summary(it);
-    serde_json::to_string(&status_out(iterations, it, &summary, goal, dir_warnings))
+    serde_json::to_string(&status_out(history, it, &summary, goal, dir_warnings))
         .unwrap_or_default()
 }
 
@@ -151,7 +194,7 @@ fn empty_json(dir_warnings: &[String]) -> serde_json::Value {
 }
 
 fn status_out<'a>(
-    iterations: &'a [IterationData],
+    history: History,
     it: &'a IterationData,
     summary: &'a Summary,
     goal: Option<usize>,
@@ -192,8 +235,7 @@ fn status_out<'a>(
         .collect();
     let mut warnings: Vec<&str> = dir_warnings.iter().map(String::as_str).collect();
     warnings.extend(it.warnings.iter().map(String::as_str));
-    let goal_total =
-        goal.unwrap_or_else(|| iterations.iter().map(|i| i.tests.len()).max().unwrap_or(0));
+    let goal_total = goal.unwrap_or(history.most_tests);
     StatusOut {
         command: None,
         deploy: value(&it.deploy),
@@ -203,7 +245,7 @@ fn status_out<'a>(
         groups,
         iteration: it.number,
         iteration_key: &it.key,
-        iterations: iterations.len(),
+        iterations: history.iterations,
         lock: None,
         meta: value(&it.meta),
         modules,
@@ -228,7 +270,7 @@ fn value<T: Serialize>(v: &T) -> serde_json::Value {
 
 pub fn to_text(
     title: &str,
-    iterations: &[IterationData],
+    history: History,
     it: Option<&IterationData>,
     goal: Option<usize>,
     dir_warnings: &[String],
@@ -244,14 +286,13 @@ pub fn to_text(
     };
     let s = summary(it);
     let t = s.totals;
-    let goal_total =
-        goal.unwrap_or_else(|| iterations.iter().map(|i| i.tests.len()).max().unwrap_or(0));
+    let goal_total = goal.unwrap_or(history.most_tests);
     let _ = writeln!(
         out,
         "{title} · iteration {} ({}) of {} · {}",
         it.number,
         it.key,
-        iterations.len(),
+        history.iterations,
         if it.running { "running" } else { "finished" }
     );
     if let Some(issue) = it.meta.as_ref().and_then(|m| m.issue.as_deref()) {
@@ -362,8 +403,8 @@ mod tests {
                 let iterations = store.refresh_once().updated;
                 let it = iterations.last();
                 assert_eq!(
-                    json_text(&iterations, it, Some(7), &["w".into()]),
-                    to_json(&iterations, it, Some(7), &["w".into()]).to_string(),
+                    json_text(History::of(&iterations), it, Some(7), &["w".into()]),
+                    to_json(History::of(&iterations), it, Some(7), &["w".into()]).to_string(),
                     "{}",
                     case.display()
                 );
@@ -372,8 +413,8 @@ mod tests {
         }
         assert!(seen >= 10, "{seen}");
         assert_eq!(
-            json_text(&[], None, None, &[]),
-            to_json(&[], None, None, &[]).to_string()
+            json_text(History::default(), None, None, &[]),
+            to_json(History::default(), None, None, &[]).to_string()
         );
     }
 }
@@ -413,7 +454,7 @@ impl Activity {
 /// gives a megabyte of JSON: no intermediate copies of it).
 pub fn write_json<W: std::io::Write>(
     out: W,
-    iterations: &[IterationData],
+    history: History,
     it: Option<&IterationData>,
     goal: Option<usize>,
     dir_warnings: &[String],
@@ -427,7 +468,7 @@ pub fn write_json<W: std::io::Write>(
                 command: Some(activity.running()),
                 lock: Some(&activity.lock),
                 runs: Some(&activity.runs),
-                ..status_out(iterations, it, &summary, goal, dir_warnings)
+                ..status_out(history, it, &summary, goal, dir_warnings)
             };
             serde_json::to_writer(&mut out, &status)?;
         }

@@ -25,12 +25,11 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::app::{Commands, Control, Effect, Msg, State, update};
 use crate::config::Config;
 use crate::driver;
-use crate::follow::Follow;
 use crate::model::RunKind;
+use crate::reader;
 use crate::results::Store;
 use crate::runner::{self, RunEvent, RunHandle};
 use crate::ui::{self, Theme};
-use crate::watch::{self, Backend, WatchEvent};
 
 pub struct ViewOptions {
     pub root: PathBuf,
@@ -53,27 +52,8 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
     let store = Store::open(&opts.root)
         .wrap_err_with(|| format!("cannot read results directory {}", opts.root.display()))?;
     let (tx, rx) = unbounded_channel::<Msg>();
-    let (wtx, wrx) = unbounded_channel::<WatchEvent>();
     // The watcher lives as long as this function; dropping it ends the reader thread.
-    let poll = Backend::Poll(watch::DEFAULT_POLL_INTERVAL);
-    let backend = if opts.poll { poll } else { Backend::Native };
-    let _watcher = match watch::spawn_with(&opts.root, wtx.clone(), backend) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            // E.g. the inotify watch limit ran out: polling still works.
-            let _ = tx.send(Msg::DirWarning(crate::sanitize::line(&format!(
-                "cannot watch {} for changes ({e}); polling every second instead",
-                opts.root.display()
-            ))));
-            watch::spawn_with(&opts.root, wtx.clone(), poll).ok()
-        }
-    };
-    drop(wtx);
-    let reader_tx = tx.clone();
-    let rt = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name("results-reader".into())
-        .spawn(move || reader_loop(store, wrx, reader_tx, rt))?;
+    let _watcher = reader::start(&opts.root, store, opts.poll, tx.clone())?;
     drop(tx);
 
     let mut state = State::new(opts.title, opts.goal, Utc::now());
@@ -104,72 +84,6 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
     runner::kill_all();
     ratatui::restore();
     result
-}
-
-/// Blocking file I/O runs on its own thread: it reads what the watcher names
-/// and sends the iterations that changed. A half-written file gets no further
-/// event when it stays broken, so the store says when to look again.
-fn reader_loop(
-    mut store: Store,
-    mut events: UnboundedReceiver<WatchEvent>,
-    tx: UnboundedSender<Msg>,
-    rt: tokio::runtime::Handle,
-) {
-    let mut root_error: Option<String> = None;
-    let mut follow = Follow::new(store.root());
-    let mut changes = store.refresh(None);
-    let mut looked_at: Option<Vec<PathBuf>> = None;
-    loop {
-        for msg in follow.look(&changes.updated, looked_at.as_deref()) {
-            if tx.send(msg).is_err() {
-                return;
-            }
-        }
-        if changes.root_error != root_error {
-            root_error = changes.root_error.clone();
-            if tx.send(Msg::RootError(root_error.clone())).is_err() {
-                return;
-            }
-        }
-        if !(changes.updated.is_empty() && changes.removed.is_empty())
-            && tx
-                .send(Msg::Data {
-                    changed: changes.updated,
-                    removed: changes.removed,
-                })
-                .is_err()
-        {
-            return;
-        }
-        let recheck = store.recheck_in();
-        let next = rt.block_on(async {
-            match recheck {
-                Some(d) => tokio::time::timeout(d, events.recv())
-                    .await
-                    .unwrap_or_else(|_| {
-                        Some(WatchEvent {
-                            paths: Vec::new(),
-                            rescan: false,
-                        })
-                    }),
-                None => events.recv().await,
-            }
-        });
-        let Some(ev) = next else { return };
-        // Coalesce a burst of events into one read.
-        let mut rescan = ev.rescan;
-        let mut paths = ev.paths;
-        while let Ok(more) = events.try_recv() {
-            rescan |= more.rescan;
-            paths.extend(more.paths);
-        }
-        changes = if rescan {
-            store.refresh(None)
-        } else {
-            store.refresh(Some(&paths))
-        };
-        looked_at = (!rescan).then_some(paths);
-    }
 }
 
 /// The edges `update` reaches through effects: the terminal (clipboard) and
@@ -403,6 +317,8 @@ fn apply(edges: &mut Edges, state: &mut State, msg: Msg) -> Result<bool> {
                     let _ = answer.send(Started { kind, result });
                 });
             }
+            // The runtime does not keep history compact yet.
+            Effect::Load(_) => {}
             Effect::Cancel => {
                 if let Some(run) = &edges.run {
                     run.cancel();

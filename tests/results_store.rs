@@ -707,3 +707,162 @@ fn half_written_iteration_json_is_pending_then_named() {
     // Re-checking again changes nothing.
     assert!(s.refresh(Some(&[])).is_empty());
 }
+
+// ---------------------------------------------------------------- changed in place, unreadable
+
+#[test]
+fn rewritten_in_place_with_the_same_size_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The changed byte lies far before the end (outside the window a tail
+    // checks), and the size stays the same.
+    let long = "x".repeat(200);
+    let lines = |outcome: &str| {
+        format!(
+            "{{\"id\":\"t::a\",\"outcome\":\"{outcome}\"}}\n{{\"id\":\"t::{long}\",\"outcome\":\"passed\"}}\n"
+        )
+    };
+    let log = root.join("iter-1/log.jsonl");
+    let doc = root.join("iter-1/junit.xml");
+    write(&log, lines("passed").as_bytes());
+    write(&doc, DOC);
+    let mut s = store(root);
+    let failing = |it: &IterationData| {
+        it.tests
+            .iter()
+            .filter(|t| t.outcome == Outcome::Failed)
+            .map(|t| (t.id.clone(), t.failure.as_ref().map(|f| f.message.clone())))
+            .collect::<Vec<_>>()
+    };
+    let it = only(&s.refresh(None)).clone();
+    assert_eq!(
+        failing(&it),
+        [("a::two".to_string(), Some("boom 42".into()))]
+    );
+
+    // Overwrite in place: no truncation, no new inode, same length.
+    let overwrite = |path: &Path, content: &[u8]| {
+        let before = fs::metadata(path).unwrap().len();
+        let mut f = OpenOptions::new().write(true).open(path).unwrap();
+        f.write_all(content).unwrap();
+        assert_eq!(fs::metadata(path).unwrap().len(), before);
+    };
+    overwrite(&log, lines("failed").as_bytes());
+    overwrite(&doc, &DOC.to_vec().replace_bytes(b"boom 42", b"boom 43"));
+    // Found by comparing the files' state alone (a rescan, or a watcher
+    // event that named something else).
+    let changes = s.refresh(None);
+    let it = only(&changes);
+    let mut got = failing(it);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("a::two".to_string(), Some("boom 43".into())),
+            ("t::a".to_string(), None)
+        ]
+    );
+    // And once read, naming the file again reads nothing more.
+    let before = s.bytes_read();
+    assert!(s.refresh(Some(&[log.clone(), doc.clone()])).is_empty());
+    assert!(s.bytes_read() - before < DOC.len() as u64 + 1);
+}
+
+trait ReplaceBytes {
+    fn replace_bytes(self, from: &[u8], to: &[u8]) -> Vec<u8>;
+}
+
+impl ReplaceBytes for Vec<u8> {
+    fn replace_bytes(self, from: &[u8], to: &[u8]) -> Vec<u8> {
+        let at = self
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("present");
+        let mut out = self[..at].to_vec();
+        out.extend_from_slice(to);
+        out.extend_from_slice(&self[at + from.len()..]);
+        out
+    }
+}
+
+/// Runs `f` on a thread whose file system uid is `nobody` when this test
+/// runs as root (root reads files of any mode; the thread does not), so
+/// a file's mode really decides whether it opens.
+fn unprivileged<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: geteuid/setfsuid only change this thread's credentials.
+            unsafe {
+                if libc::geteuid() == 0 {
+                    libc::setfsuid(65534);
+                    // A second call returns the current fsuid.
+                    assert_eq!(libc::setfsuid(65534), 65534, "cannot drop to nobody");
+                }
+            }
+            f()
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_report_that_becomes_unreadable_keeps_its_data_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    chmod(root, 0o755);
+    let doc = root.join("iter-1/junit.xml");
+    let log = root.join("iter-1/shard-2/log.jsonl");
+    write(&doc, DOC);
+    write(&log, b"{\"id\":\"t::a\",\"outcome\":\"passed\"}\n");
+    let s = unprivileged(|| {
+        let mut s = store(root);
+        assert_eq!(only(&s.refresh(None)).tests.len(), 3);
+        s
+    });
+
+    // The report turns unreadable, then the shard folder does.
+    chmod(&doc, 0o000);
+    let s = unprivileged(move || {
+        let mut s = s;
+        let changes = s.refresh(Some(std::slice::from_ref(&doc)));
+        let it = only(&changes);
+        assert_eq!(ids(it), ["a::one", "a::two", "t::a"], "last good data kept");
+        assert_eq!(it.warnings.len(), 1, "{:?}", it.warnings);
+        assert!(
+            it.warnings[0].starts_with("iter-1/junit.xml: cannot open: Permission denied"),
+            "{:?}",
+            it.warnings
+        );
+        s
+    });
+    chmod(&root.join("iter-1/shard-2"), 0o000);
+    let mut s = unprivileged(move || {
+        let mut s = s;
+        let changes = s.refresh(None);
+        let it = only(&changes);
+        assert_eq!(ids(it), ["a::one", "a::two", "t::a"], "last good data kept");
+        assert_eq!(it.warnings.len(), 2, "{:?}", it.warnings);
+        assert!(
+            it.warnings
+                .iter()
+                .any(|w| w.starts_with("iter-1: cannot list shard-2: Permission denied")),
+            "{:?}",
+            it.warnings
+        );
+        s
+    });
+
+    // Readable again: the warnings go, the data stays.
+    chmod(&root.join("iter-1/shard-2"), 0o755);
+    chmod(&root.join("iter-1/junit.xml"), 0o644);
+    let changes = unprivileged(move || s.refresh(None));
+    let it = only(&changes);
+    assert_eq!(ids(it), ["a::one", "a::two", "t::a"]);
+    assert!(it.warnings.is_empty(), "{:?}", it.warnings);
+}

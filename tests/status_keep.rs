@@ -26,14 +26,14 @@ fn compare(dir: &Path) -> (usize, usize) {
     let (mut details, mut cut) = (0, 0);
     for (a, b) in full.iter().zip(&brief) {
         assert_eq!(
-            status::json_text(&full, Some(a), None, &[]),
-            status::json_text(&brief, Some(b), None, &[]),
+            status::json_text(status::History::of(&full), Some(a), None, &[]),
+            status::json_text(status::History::of(&brief), Some(b), None, &[]),
             "{}",
             dir.display()
         );
         assert_eq!(
-            status::to_text("t", &full, Some(a), None, &[]),
-            status::to_text("t", &brief, Some(b), None, &[]),
+            status::to_text("t", status::History::of(&full), Some(a), None, &[]),
+            status::to_text("t", status::History::of(&brief), Some(b), None, &[]),
         );
         assert_eq!(a.tests.len(), b.tests.len());
         for (x, y) in a.tests.iter().zip(&b.tests) {

@@ -15,6 +15,9 @@ pub enum Msg {
         changed: Vec<IterationData>,
         removed: Vec<String>,
     },
+    /// Iterations whose tests changed only in place or at the end (a
+    /// streaming report being written), as patches on what `Data` sent.
+    Patch(Vec<crate::results::IterationPatch>),
     /// The results directory itself cannot be read (deleted, permissions), or
     /// can again (`None`).
     RootError(Option<String>),
@@ -62,4 +65,7 @@ pub enum Effect {
     },
     /// Terminate the running command's process group (TERM, then KILL).
     Cancel,
+    /// Read this iteration's tests again (by key): it is on screen but was
+    /// kept compact. The answer comes as [`Msg::Data`].
+    Load(String),
 }

@@ -91,6 +91,12 @@ pub struct State {
     /// another loopdeck's), and who holds the loop's lock.
     pub running: Option<crate::model::RunRecord>,
     pub lock: Option<crate::lock::LockInfo>,
+    /// Keep iterations other than the latest and the viewed one compact
+    /// (summary and failing ids only); the runtime turns this on, as it
+    /// can load them back ([`super::Effect::Load`]).
+    pub compact_history: bool,
+    /// The iteration whose tests were asked for, until they arrive.
+    pub loading: Option<String>,
 }
 
 impl State {
@@ -127,6 +133,8 @@ impl State {
             output: Output::default(),
             running: None,
             lock: None,
+            compact_history: false,
+            loading: None,
         }
     }
 

@@ -13,6 +13,33 @@ use crate::model::TestCase;
 use crate::results::IterationData;
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let mut effects = apply(state, msg);
+    if state.compact_history {
+        keep_history_compact(state, &mut effects);
+    }
+    effects
+}
+
+/// Iterations other than the latest and the one on screen keep only their
+/// summary; the one on screen, if compact, is asked for.
+fn keep_history_compact(state: &mut State, effects: &mut Vec<Effect>) {
+    let (current, last) = (state.current_index(), state.iterations.len().checked_sub(1));
+    for (i, it) in state.iterations.iter_mut().enumerate() {
+        if !it.compact && Some(i) != current && Some(i) != last {
+            it.compact();
+        }
+    }
+    let wanted = state
+        .current()
+        .filter(|it| it.compact)
+        .map(|it| it.data.key.clone());
+    if wanted.is_some() && wanted != state.loading {
+        effects.push(Effect::Load(wanted.clone().expect("checked")));
+    }
+    state.loading = wanted;
+}
+
+fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(state, key),
         Msg::Resize(w, h) => {
@@ -21,6 +48,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Data { changed, removed } => {
             on_data(state, changed, removed);
+            Vec::new()
+        }
+        Msg::Patch(patches) => {
+            on_patch(state, patches);
             Vec::new()
         }
         Msg::RootError(e) => {
@@ -83,13 +114,7 @@ fn on_data(state: &mut State, changed: Vec<IterationData>, removed: Vec<String>)
     state
         .iterations
         .sort_by(|a, b| (a.data.number, &a.data.key).cmp(&(b.data.number, &b.data.key)));
-    // "new" / "still" markers compare with the iteration before.
-    let mut before = None;
-    for it in &mut state.iterations {
-        let now = it.failing_ids();
-        it.failing_before = before.take();
-        before = Some(now);
-    }
+    link_failing_before(state);
     state.viewing =
         viewing_key.and_then(|k| state.iterations.iter().position(|it| it.data.key == k));
     if let Some(d) = &state.detail
@@ -98,6 +123,35 @@ fn on_data(state: &mut State, changed: Vec<IterationData>, removed: Vec<String>)
         state.detail = None;
     }
     state.rebuild_rows();
+}
+
+/// Tests that changed in place or were appended (a report being written):
+/// only those are touched.
+fn on_patch(state: &mut State, patches: Vec<crate::results::IterationPatch>) {
+    let current = state.current().map(|it| it.data.key.clone());
+    let mut rows = false;
+    for p in patches {
+        let key = p.data.key.clone();
+        match state.iterations.iter_mut().find(|it| it.data.key == key) {
+            Some(it) => it.patch(p),
+            // The reader sends a whole iteration before any patch of it.
+            None => tracing::warn!("a patch for unknown iteration {key}"),
+        }
+        rows |= current.as_ref() == Some(&key);
+    }
+    link_failing_before(state);
+    if rows {
+        state.rebuild_rows();
+    }
+}
+
+/// "new" / "still" markers compare with the iteration before: each
+/// iteration shares the previous one's failing set (no copy).
+fn link_failing_before(state: &mut State) {
+    let mut before = None;
+    for it in &mut state.iterations {
+        it.failing_before = before.replace(it.failing.clone());
+    }
 }
 
 fn mode(state: &State) -> Mode {

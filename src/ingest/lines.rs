@@ -25,17 +25,36 @@ const MAX_WARNINGS: usize = 100;
 pub(crate) struct Sink {
     pub tests: Vec<TestCase>,
     index: HashMap<String, usize>,
+    /// Indices of tests added or changed since [`Sink::take_changed`]
+    /// (unsorted, may repeat): what a live view must update.
+    changed: Vec<usize>,
 }
 
 impl Sink {
     pub fn upsert(&mut self, test: TestCase) {
-        match self.index.get(&test.id) {
-            Some(&i) => combine_phases(&mut self.tests[i], test),
+        let i = match self.index.get(&test.id) {
+            Some(&i) => {
+                combine_phases(&mut self.tests[i], test);
+                i
+            }
             None => {
                 self.index.insert(test.id.clone(), self.tests.len());
                 self.tests.push(test);
+                self.tests.len() - 1
             }
+        };
+        // Phases of one test arrive together: skip the obvious repeat.
+        if self.changed.last() != Some(&i) {
+            self.changed.push(i);
         }
+    }
+
+    /// Indices changed since the last call, ascending, each once.
+    fn take_changed(&mut self) -> Vec<usize> {
+        let mut out = std::mem::take(&mut self.changed);
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
@@ -210,6 +229,25 @@ impl LineReader {
 
     /// Everything read so far (tests finished, run errors, line warnings).
     pub fn report(&self) -> Report {
+        let mut r = self.head();
+        r.tests = self.sink.tests.clone();
+        r
+    }
+
+    /// What changed since the last call: the report without its tests, and
+    /// the tests added or changed (ascending indices; new tests come last,
+    /// in order). Costs what changed, not what the report holds.
+    pub fn delta(&mut self) -> (Report, Vec<(usize, TestCase)>) {
+        let changed = self.sink.take_changed();
+        let tests = changed
+            .into_iter()
+            .map(|i| (i, self.sink.tests[i].clone()))
+            .collect();
+        (self.head(), tests)
+    }
+
+    /// [`report`](Self::report) without the tests.
+    fn head(&self) -> Report {
         let mut warnings = self.warnings.clone();
         if self.warnings_dropped > 0 {
             warnings.push(format!("... and {} more bad lines", self.warnings_dropped));
@@ -222,7 +260,7 @@ impl LineReader {
         };
         Report {
             format,
-            tests: self.sink.tests.clone(),
+            tests: Vec::new(),
             run_errors: Vec::new(),
             complete,
             expected_total,
@@ -233,7 +271,7 @@ impl LineReader {
     /// Like [`report`](Self::report) but gives the tests away (whole-file parse).
     pub(crate) fn into_report(mut self) -> Report {
         let tests = std::mem::take(&mut self.sink.tests);
-        let mut r = self.report();
+        let mut r = self.head();
         r.tests = tests;
         r
     }

@@ -4,6 +4,7 @@
 
 mod deploy;
 mod iteration;
+mod live_summary;
 mod run;
 mod summary;
 mod test_case;
@@ -11,6 +12,7 @@ mod time;
 
 pub use deploy::{DeployState, Deployment};
 pub use iteration::IterationMeta;
+pub use live_summary::LiveSummary;
 pub use run::{RunKind, RunRecord};
 pub use summary::{
     FailureGroup, ModuleSummary, Summary, Totals, cause, cause_in_detail, signature,

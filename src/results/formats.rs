@@ -18,6 +18,13 @@ pub trait LineFeed: Send {
     fn feed(&mut self, chunk: &[u8]);
     /// Everything read so far.
     fn report(&self) -> Report;
+    /// What changed since the last call (or since it was made): the report
+    /// without its tests, and the tests added or changed, by index
+    /// (ascending; indices past the last call's end are new tests, in
+    /// order). `None`: this feed cannot tell; use [`LineFeed::report`].
+    fn delta(&mut self) -> Option<(Report, Vec<(usize, TestCase)>)> {
+        None
+    }
 }
 
 /// Report parsing as the store needs it: see the functions of [`crate::ingest`].
@@ -68,6 +75,9 @@ impl LineFeed for ingest::LineReader {
     }
     fn report(&self) -> Report {
         ingest::LineReader::report(self)
+    }
+    fn delta(&mut self) -> Option<(Report, Vec<(usize, TestCase)>)> {
+        Some(ingest::LineReader::delta(self))
     }
 }
 

@@ -13,7 +13,7 @@ use super::formats::Formats;
 use super::layout::{self, FileRole};
 use super::reruns::{self, RunMark, Slot};
 use super::safe::{self, Refusal};
-use super::tail::{Ctx, MetaFile, Problem, ReportFile};
+use super::tail::{Ctx, Delta, MetaFile, Problem, ReportFile};
 use crate::ingest::Shape;
 use crate::model::{Deployment, IterationMeta, TestCase};
 use crate::sanitize;
@@ -54,6 +54,22 @@ pub struct IterationData {
     pub started: Option<DateTime<Utc>>,
     /// Newest modification time of the files read.
     pub modified: Option<DateTime<Utc>>,
+}
+
+/// An iteration whose tests changed only in place or at the end, as a
+/// patch on the view handed out before (see
+/// [`super::Store::refresh_live`]): costs what changed, not what the
+/// iteration holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IterationPatch {
+    /// Everything but the tests: `tests` and `provisional` are empty
+    /// here; the receiver keeps its own (and has no provisional tests).
+    pub data: IterationData,
+    /// Number of tests after the patch.
+    pub len: usize,
+    /// Tests added or changed, by index, ascending; indices at or past the
+    /// old length are new tests, in order.
+    pub changed: Vec<(usize, TestCase)>,
 }
 
 /// One report file of an iteration.
@@ -97,8 +113,18 @@ pub(crate) struct IterState {
     /// Part of the view (always in the loop layout; in the single layout
     /// only while the root holds a file loopdeck reads).
     pub shown: bool,
+    /// Not read yet: an older iteration left for later so that the newest
+    /// is on screen at once (see [`super::Store::set_newest_first`]).
+    pub unread: bool,
+    /// The parsed reports were dropped to bound memory (an older
+    /// iteration the app keeps compact); the next look that finds a change,
+    /// or [`IterState::reload`], reads every report again.
+    pub evicted: bool,
     /// Pending flags as of the last view returned by a refresh.
     shown_pending: Vec<bool>,
+    /// A whole view of this iteration was handed out, and nothing since
+    /// (a report removed, the runs changed) forces the next one to be whole.
+    pub sent: bool,
 }
 
 impl IterState {
@@ -115,7 +141,112 @@ impl IterState {
             runs_stat: None,
             marks: Vec::new(),
             shown: true,
+            unread: false,
+            evicted: false,
             shown_pending: Vec::new(),
+            sent: false,
+        }
+    }
+
+    /// The changes since the last view as a patch, when they can be one:
+    /// a whole view was handed out before, no report was replaced, at most
+    /// one report has tests (so the view's tests are that report's, in its
+    /// order) and no rerun is recorded (nothing provisional).
+    pub fn build_patch(
+        &self,
+        root: &Path,
+        formats: &dyn Formats,
+        now: SystemTime,
+        settle: Duration,
+    ) -> Option<IterationPatch> {
+        if !self.sent || !self.marks.is_empty() {
+            return None;
+        }
+        let mut source = None;
+        for f in self.reports.values() {
+            let Delta::Tests(changed) = &f.delta else {
+                return None;
+            };
+            let tests = f.report.as_ref().map_or(&[][..], |r| &r.tests[..]);
+            if !tests.is_empty() {
+                if source.is_some() {
+                    return None;
+                }
+                source = Some((tests, changed));
+            }
+        }
+        let (tests, mut indices) = source.map_or((&[][..], Vec::new()), |(t, c)| (t, c.clone()));
+        indices.sort_unstable();
+        indices.dedup();
+        Some(IterationPatch {
+            data: self.build_with(root, formats, now, settle, false),
+            len: tests.len(),
+            changed: indices.into_iter().map(|i| (i, tests[i].clone())).collect(),
+        })
+    }
+
+    /// Drops the parsed reports (keeping each file's stat, so an
+    /// unchanged folder stays unread): see [`IterState::evicted`].
+    pub fn evict(&mut self) {
+        for f in self.reports.values_mut() {
+            f.evict();
+        }
+        self.evicted = true;
+        self.sent = false;
+    }
+
+    /// Makes the next refresh read every report of an evicted iteration.
+    pub fn reload(&mut self) {
+        if self.evicted {
+            for f in self.reports.values_mut() {
+                f.stat = None;
+            }
+            self.evicted = false;
+        }
+    }
+
+    /// Whether a file of an evicted iteration changed, appeared or went
+    /// (by `lstat`; a change is confirmed when the files are read).
+    fn changed_since_evicted(&self, root: &Path) -> bool {
+        let Some(ids) = self.file_ids(root) else {
+            return true;
+        };
+        ids.len() != self.reports.len()
+            || ids.iter().any(|(rel, stat)| {
+                stat.is_none() || self.reports.get(rel).is_none_or(|f| f.stat != *stat)
+            })
+    }
+
+    /// The report files of the folder as they are now (path inside the
+    /// folder, and `lstat` — or `stat` through a symlink), from a listing:
+    /// what identifies the iteration's content without reading it.
+    pub fn file_ids(&self, root: &Path) -> Option<Vec<(PathBuf, Option<safe::Stat>)>> {
+        let dir = self.dir(root);
+        let listing = layout::list_iteration(&dir).ok()?;
+        if !listing.unreadable.is_empty() {
+            return None;
+        }
+        let ids = listing
+            .entries
+            .into_iter()
+            .filter(|e| e.role == FileRole::Report)
+            .map(|e| {
+                let path = dir.join(&e.rel);
+                let meta = if e.symlink {
+                    std::fs::metadata(path)
+                } else {
+                    std::fs::symlink_metadata(path)
+                };
+                (e.rel, meta.ok().map(|m| safe::Stat::of(&m)))
+            })
+            .collect();
+        Some(ids)
+    }
+
+    /// The view handed out is up to date: forget what changed.
+    pub fn clear_deltas(&mut self) {
+        for f in self.reports.values_mut() {
+            f.delta = Delta::Tests(Vec::new());
         }
     }
 
@@ -182,16 +313,29 @@ impl IterState {
     ) -> bool {
         let dir = self.dir(root);
         let mut changed = false;
-        let entries = match layout::list_iteration(&dir) {
-            Ok(e) => {
-                changed |= self.listing_error.take().is_some();
-                e
+        if self.evicted {
+            if forced.is_empty() && !self.changed_since_evicted(root) {
+                return false;
+            }
+            // Something changed: read it all again (the view is whole).
+            self.reload();
+            changed = true;
+        }
+        // `unlisted`: folders (relative) that exist but cannot be listed;
+        // the reports in them stay as last read.
+        let (entries, unlisted) = match layout::list_iteration(&dir) {
+            Ok(listing) => {
+                let msg = listing.problem();
+                changed |= self.listing_error != msg;
+                self.listing_error = msg;
+                (listing.entries, listing.unreadable)
             }
             Err(e) => {
                 let msg = Some(format!("cannot list folder: {e}"));
                 changed |= self.listing_error != msg;
                 self.listing_error = msg;
-                Vec::new()
+                let gone = e.kind() == std::io::ErrorKind::NotFound;
+                (Vec::new(), if gone { vec![] } else { vec![PathBuf::new()] })
             }
         };
         if self.created.is_none() {
@@ -225,7 +369,7 @@ impl IterState {
                 FileRole::Report => {
                     let f = self.reports.entry(entry.rel.clone()).or_insert_with(|| {
                         changed = true;
-                        ReportFile::default()
+                        ReportFile::named(sanitize::line(&rel_root.to_string_lossy()))
                     });
                     changed |= f.update(ctx, opened(), force);
                     seen_reports.insert(entry.rel);
@@ -234,9 +378,17 @@ impl IterState {
             }
         }
         let before = self.reports.len();
-        self.reports.retain(|rel, _| seen_reports.contains(rel));
-        changed |= before != self.reports.len();
-        changed |= self.refresh_runs(root) && !self.reports.is_empty();
+        self.reports.retain(|rel, _| {
+            seen_reports.contains(rel) || unlisted.iter().any(|d| rel.starts_with(d))
+        });
+        if before != self.reports.len() {
+            changed = true;
+            self.sent = false;
+        }
+        if self.refresh_runs(root) {
+            self.sent = false;
+            changed |= !self.reports.is_empty();
+        }
         if !seen_meta && self.meta.take().is_some() {
             changed = true;
         }

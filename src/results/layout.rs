@@ -151,21 +151,41 @@ pub(crate) struct Entry {
 /// At most this many entries are considered per iteration folder.
 pub(crate) const MAX_ENTRIES: usize = 10_000;
 
+/// What [`list_iteration`] found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Listing {
+    pub entries: Vec<Entry>,
+    /// Subfolders (relative to the iteration folder) that exist but cannot
+    /// be listed (permissions): what was read from them before is kept.
+    pub unreadable: Vec<PathBuf>,
+    /// Why, per unreadable subfolder, for the warning.
+    errors: Vec<String>,
+}
+
+impl Listing {
+    /// The warning for subfolders that cannot be listed, if any.
+    pub fn problem(&self) -> Option<String> {
+        (!self.errors.is_empty()).then(|| self.errors.join("; "))
+    }
+}
+
 /// Lists the files of an iteration folder: its own files plus the files of
 /// its direct (non-hidden, non-symlink) subfolders, e.g. `shard-1/junit.xml`.
 /// Only files whose role is not [`FileRole::Other`] are returned, except that
 /// report-looking symlinks and special files are returned so the caller can
-/// warn about them. Nested folders are shards whatever their name.
-pub(crate) fn list_iteration(dir: &Path) -> io::Result<Vec<Entry>> {
-    let mut out = Vec::new();
+/// warn about them. Nested folders are shards whatever their name. A
+/// subfolder that vanished meanwhile is skipped; one that cannot be read is
+/// named in [`Listing::unreadable`].
+pub(crate) fn list_iteration(dir: &Path) -> io::Result<Listing> {
+    let mut out = Listing::default();
     list_into(dir, Path::new(""), 1, &mut out)?;
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out.entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
 }
 
-fn list_into(dir: &Path, prefix: &Path, depth_left: u32, out: &mut Vec<Entry>) -> io::Result<()> {
+fn list_into(dir: &Path, prefix: &Path, depth_left: u32, out: &mut Listing) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
-        if out.len() >= MAX_ENTRIES {
+        if out.entries.len() >= MAX_ENTRIES {
             break;
         }
         let Ok(entry) = entry else { continue };
@@ -175,8 +195,17 @@ fn list_into(dir: &Path, prefix: &Path, depth_left: u32, out: &mut Vec<Entry>) -
         let rel = prefix.join(&name);
         if ft.is_dir() {
             if depth_left > 0 && !is_ignored_name(&lossy) {
-                // A subfolder that vanished meanwhile is simply skipped.
-                let _ = list_into(&entry.path(), &rel, depth_left - 1, out);
+                match list_into(&entry.path(), &rel, depth_left - 1, out) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        // A folder name is untrusted text.
+                        let shown = crate::sanitize::line(&rel.to_string_lossy());
+                        out.errors.push(format!(
+                            "cannot list {shown}: {e}; its reports are shown as last read"
+                        ));
+                        out.unreadable.push(rel);
+                    }
+                    _ => {}
+                }
             }
             continue;
         }
@@ -191,7 +220,7 @@ fn list_into(dir: &Path, prefix: &Path, depth_left: u32, out: &mut Vec<Entry>) -
         } else {
             (false, Some(super::safe::kind_name(ft)))
         };
-        out.push(Entry {
+        out.entries.push(Entry {
             rel,
             role,
             symlink,

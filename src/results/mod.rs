@@ -49,6 +49,7 @@
 //! past the settle time, a warning names it and the reason;
 //! [`Store::recheck_in`] says when to refresh to notice that.
 
+pub mod counts;
 mod formats;
 mod iteration;
 mod layout;
@@ -67,7 +68,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 pub use formats::{Formats, Ingest, LineFeed};
-pub use iteration::{FileStatus, IterationData};
+pub use iteration::{FileStatus, IterationData, IterationPatch};
 pub use layout::{Layout, REPORT_EXTENSIONS, digit_runs, iteration_number};
 
 use iteration::IterState;
@@ -85,6 +86,10 @@ pub struct Changes {
     pub layout: Layout,
     /// Iterations whose data changed (or appeared), in iteration order.
     pub updated: Vec<IterationData>,
+    /// Iterations whose tests changed only in place or at the end, as
+    /// patches on the view handed out before ([`Store::refresh_live`]
+    /// only; apply after `updated`).
+    pub patched: Vec<IterationPatch>,
     /// Keys of iterations that no longer exist.
     pub removed: Vec<String>,
     /// The root itself cannot be read (deleted, permissions); all its
@@ -94,7 +99,10 @@ pub struct Changes {
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.updated.is_empty() && self.removed.is_empty() && self.root_error.is_none()
+        self.updated.is_empty()
+            && self.patched.is_empty()
+            && self.removed.is_empty()
+            && self.root_error.is_none()
     }
 }
 
@@ -111,6 +119,11 @@ pub struct Store {
     max_document_bytes: u64,
     settle: Duration,
     bytes_read: u64,
+    /// Iterations found by a listing are left unread, but the newest: see
+    /// [`Store::set_newest_first`].
+    newest_first: bool,
+    /// A listing reads nothing, not even the newest ([`Store::list`]).
+    list_only: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -152,6 +165,8 @@ impl Store {
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             settle: DEFAULT_SETTLE,
             bytes_read: 0,
+            newest_first: false,
+            list_only: false,
         })
     }
 
@@ -168,6 +183,166 @@ impl Store {
     /// Sets the size limit for whole-document reports.
     pub fn set_max_document_bytes(&mut self, bytes: u64) {
         self.max_document_bytes = bytes;
+    }
+
+    /// A long history opens at once: from now on, iterations that a
+    /// listing finds are not read (nor handed out) except the newest, and
+    /// [`Store::read_older`] reads the rest, newest first, a few at a time.
+    /// An unread iteration the watcher names is read then.
+    pub fn set_newest_first(&mut self, on: bool) {
+        self.newest_first = on;
+    }
+
+    /// Reads an iteration again whole (by key), e.g. one the UI kept
+    /// compact and now shows: its reports were dropped after it was handed
+    /// out (see [`Store::set_newest_first`]).
+    pub fn load(&mut self, key: &str) -> Changes {
+        let Some(i) = self.position(key) else {
+            return self.empty_changes();
+        };
+        let name = self.iters[i].name.clone();
+        self.read_now(|it| it.name == name, 1)
+    }
+
+    fn empty_changes(&self) -> Changes {
+        Changes {
+            layout: self.layout,
+            updated: Vec::new(),
+            patched: Vec::new(),
+            removed: Vec::new(),
+            root_error: self.root_error.clone(),
+        }
+    }
+
+    /// With [`Store::set_newest_first`], only the newest iteration keeps
+    /// its parsed reports once handed out; the app keeps the others
+    /// compact and asks with [`Store::load`] for the one it shows.
+    fn evict_older(&mut self) {
+        if !self.newest_first {
+            return;
+        }
+        let n = self.iters.len();
+        for it in self.iters.iter_mut().take(n.saturating_sub(1)) {
+            if !it.evicted && !it.unread {
+                it.evict();
+            }
+        }
+    }
+
+    /// Lists the iterations without reading any (`loopdeck status` reads
+    /// only the one it prints): their keys (as [`IterationData::key`]) and
+    /// numbers, in order; or why the root cannot be read.
+    pub fn list(&mut self) -> Result<Vec<(String, u64)>, String> {
+        let was = self.newest_first;
+        self.newest_first = true;
+        self.list_only = true;
+        self.scan(None);
+        self.newest_first = was;
+        self.list_only = false;
+        if let Some(e) = &self.root_error {
+            return Err(e.clone());
+        }
+        Ok(self
+            .iters
+            .iter()
+            .filter(|it| it.shown)
+            .map(|it| (crate::sanitize::line(&it.key), it.number))
+            .collect())
+    }
+
+    /// Reads the iteration `key` names and hands it out, moving its tests
+    /// out of the store (one-shot, like [`Store::refresh_once`]).
+    pub fn take(mut self, key: &str) -> Option<IterationData> {
+        let i = self.position(key)?;
+        let now = SystemTime::now();
+        let mut ctx = Ctx {
+            formats: &*self.formats,
+            max_document_bytes: self.max_document_bytes,
+            bytes_read: &mut self.bytes_read,
+        };
+        let (root, settle) = (&self.root, self.settle);
+        let it = &mut self.iters[i];
+        it.unread = false;
+        it.refresh(root, &mut ctx, &HashSet::new(), now, settle);
+        Some(it.build_owned(root, ctx.formats, now, settle))
+    }
+
+    /// How many tests the iteration `key` has, reading it if `cached` does
+    /// not know its files as they are now (and remembering the answer
+    /// there); its parsed reports are dropped again.
+    pub fn test_count(&mut self, key: &str, cached: &mut counts::Counts) -> Option<usize> {
+        let i = self.position(key)?;
+        let ids = self.iters[i].file_ids(&self.root);
+        if let Some(n) = ids.as_ref().and_then(|ids| cached.get(key, ids)) {
+            return Some(n);
+        }
+        let name = self.iters[i].name.clone();
+        let n = self
+            .read_now(|it| it.name == name, 1)
+            .updated
+            .first()?
+            .tests
+            .len();
+        self.iters[i].evict();
+        if let Some(ids) = ids {
+            cached.put(key, ids, n);
+        }
+        Some(n)
+    }
+
+    /// Index of the iteration whose key (as handed out: sanitised) is `key`.
+    fn position(&self, key: &str) -> Option<usize> {
+        // Keys are nearly always clean: compare as they are first.
+        self.iters.iter().position(|it| it.key == key).or_else(|| {
+            self.iters
+                .iter()
+                .position(|it| crate::sanitize::line(&it.key) == key)
+        })
+    }
+
+    /// Iterations not read yet (see [`Store::set_newest_first`]).
+    pub fn unread(&self) -> usize {
+        self.iters.iter().filter(|it| it.unread).count()
+    }
+
+    /// Reads up to `n` unread iterations, newest first, and hands them out
+    /// whole (as [`Store::refresh_live`] would).
+    pub fn read_older(&mut self, n: usize) -> Changes {
+        self.read_now(|it| it.unread, n)
+    }
+
+    /// Reads up to `limit` iterations that `which` picks, newest first,
+    /// whole, and hands them out.
+    fn read_now(&mut self, which: impl Fn(&IterState) -> bool, limit: usize) -> Changes {
+        let now = SystemTime::now();
+        let mut ctx = Ctx {
+            formats: &*self.formats,
+            max_document_bytes: self.max_document_bytes,
+            bytes_read: &mut self.bytes_read,
+        };
+        let (root, settle) = (&self.root, self.settle);
+        let mut updated = Vec::new();
+        for it in self
+            .iters
+            .iter_mut()
+            .rev()
+            .filter(|it| which(it))
+            .take(limit)
+        {
+            it.unread = false;
+            it.reload();
+            it.refresh(root, &mut ctx, &HashSet::new(), now, settle);
+            it.mark_shown(now, settle);
+            updated.push(it.build(root, ctx.formats, now, settle));
+            it.sent = true;
+            it.clear_deltas();
+        }
+        updated.reverse();
+        self.evict_older();
+        Changes {
+            updated,
+            ..self.empty_changes()
+        }
     }
 
     /// Sets how long an empty or half-written file counts as being written.
@@ -220,21 +395,43 @@ impl Store {
     /// or when named in `paths`). Iterations with pending files are always
     /// re-checked, so `Some(&[])` just re-checks those.
     pub fn refresh(&mut self, changed: Option<&[PathBuf]>) -> Changes {
+        self.refresh_with(changed, false)
+    }
+
+    /// [`Store::refresh`] for a live view that keeps what it was handed:
+    /// an iteration whose tests only changed in place or grew at the end
+    /// (a streaming report being written) comes as an [`IterationPatch`]
+    /// in `patched`, which costs what changed, not what the iteration
+    /// holds. The receiver must have applied every earlier result.
+    pub fn refresh_live(&mut self, changed: Option<&[PathBuf]>) -> Changes {
+        self.refresh_with(changed, true)
+    }
+
+    fn refresh_with(&mut self, changed: Option<&[PathBuf]>, patches: bool) -> Changes {
         let (dirty, removed) = self.scan(changed);
         let now = SystemTime::now();
         let (root, formats, settle) = (&self.root, &*self.formats, self.settle);
-        let updated = self
-            .iters
-            .iter_mut()
-            .filter(|it| dirty.contains(&it.name))
-            .map(|it| {
-                it.mark_shown(now, settle);
-                it.build(root, formats, now, settle)
-            })
-            .collect();
+        let mut updated = Vec::new();
+        let mut patched = Vec::new();
+        // (An evicted iteration is never dirty: a change re-reads it whole.)
+        for it in self.iters.iter_mut().filter(|it| dirty.contains(&it.name)) {
+            debug_assert!(!it.evicted, "a dropped iteration handed out");
+            it.mark_shown(now, settle);
+            match patches
+                .then(|| it.build_patch(root, formats, now, settle))
+                .flatten()
+            {
+                Some(p) => patched.push(p),
+                None => updated.push(it.build(root, formats, now, settle)),
+            }
+            it.sent = true;
+            it.clear_deltas();
+        }
+        self.evict_older();
         Changes {
             layout: self.layout,
             updated,
+            patched,
             removed,
             root_error: self.root_error.clone(),
         }
@@ -256,6 +453,7 @@ impl Store {
         Changes {
             layout: self.layout,
             updated,
+            patched: Vec::new(),
             removed,
             root_error: self.root_error.clone(),
         }
@@ -337,19 +535,27 @@ impl Store {
                         .drain(..)
                         .map(|it| (it.name.clone(), it))
                         .collect();
+                    let defer = self.newest_first && listing.layout == Layout::Loop;
                     for (name, key, number) in wanted {
                         let it = old.remove(&name).unwrap_or_else(|| {
                             dirty.insert(name.clone());
                             let mut it = IterState::new(name.clone(), key, number);
                             it.shown = listing.layout == Layout::Loop;
+                            it.unread = defer;
                             it
                         });
-                        if changed.is_none() {
+                        // A dropped iteration is handed out again only if
+                        // its files changed (its refresh says so).
+                        if changed.is_none() && !it.evicted {
                             dirty.insert(name);
                         }
                         self.iters.push(it);
                     }
                     removed.extend(old.into_values().filter(|it| it.shown).map(|it| it.key));
+                    // The newest is always read.
+                    if let Some(it) = self.iters.last_mut().filter(|_| !self.list_only) {
+                        it.unread = false;
+                    }
                 }
                 Err(e) => {
                     let msg = format!("cannot read {}: {e}", self.root.display());
@@ -370,6 +576,15 @@ impl Store {
         let settle = self.settle;
         for it in &mut self.iters {
             let forced = touched.get(&it.name);
+            if it.unread {
+                if forced.is_none() {
+                    dirty.remove(&it.name);
+                    continue;
+                }
+                // The watcher names it: read it now.
+                it.unread = false;
+                dirty.insert(it.name.clone());
+            }
             let look = changed.is_none()
                 || dirty.contains(&it.name)
                 || forced.is_some()
@@ -393,6 +608,7 @@ impl Store {
             }
             if !visible {
                 dirty.remove(&it.name);
+                it.sent = false;
             }
             it.shown = visible;
         }

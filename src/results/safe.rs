@@ -25,7 +25,10 @@ pub(crate) enum Refusal {
     Symlink,
     /// A symlink that leads outside the results directory (or nowhere).
     Outside,
-    /// The file vanished or could not be opened.
+    /// The file vanished between the listing and the open: not a problem,
+    /// the next listing will not name it.
+    Gone,
+    /// The file could not be opened (permissions, I/O error).
     Io(String),
 }
 
@@ -38,12 +41,16 @@ impl std::fmt::Display for Refusal {
                 f,
                 "symbolic link to outside the results directory (or to nothing); not followed"
             ),
+            Refusal::Gone => write!(f, "deleted while being read"),
             Refusal::Io(e) => write!(f, "cannot open: {e}"),
         }
     }
 }
 
-/// Identity and size of an open file, from `fstat`.
+/// Identity, size and change times of an open file, from `fstat`. Two
+/// stats compare equal only if none of these changed: a file rewritten in
+/// place with the same size differs in mtime (and ctime); one replaced by
+/// another differs in inode; a chmod differs in ctime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stat {
     pub dev: u64,
@@ -51,16 +58,25 @@ pub(crate) struct Stat {
     pub len: u64,
     /// Modification time in nanoseconds since the epoch.
     pub mtime_ns: i128,
+    /// Status change time in nanoseconds since the epoch.
+    pub ctime_ns: i128,
 }
 
 impl Stat {
     pub fn of(meta: &std::fs::Metadata) -> Stat {
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
         Stat {
             dev: meta.dev(),
             ino: meta.ino(),
             len: meta.len(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
         }
+    }
+
+    /// `fstat` of an open file.
+    pub fn of_file(file: &File) -> io::Result<Stat> {
+        file.metadata().map(|m| Stat::of(&m))
     }
 
     pub fn mtime(&self) -> std::time::SystemTime {
@@ -124,19 +140,20 @@ pub(crate) fn open_inside(root: &Path, rel: &Path) -> Result<(File, Stat), Refus
     let Some((last, dirs)) = names.split_last() else {
         return Err(Refusal::Io("empty path".into()));
     };
-    let io_err = |e: io::Error| {
-        if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) {
-            Refusal::Symlink
-        } else {
-            Refusal::Io(e.to_string())
-        }
+    let io_err = |e: io::Error| match e.raw_os_error() {
+        Some(libc::ELOOP | libc::ENOTDIR) => Refusal::Symlink,
+        Some(libc::ENOENT) => Refusal::Gone,
+        _ => Refusal::Io(e.to_string()),
     };
     let mut dir = openat(
         None,
         root.as_os_str().as_bytes(),
         libc::O_RDONLY | libc::O_DIRECTORY,
     )
-    .map_err(|e| Refusal::Io(e.to_string()))?;
+    .map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) => Refusal::Gone,
+        _ => Refusal::Io(e.to_string()),
+    })?;
     for name in dirs {
         dir = openat(
             Some(&dir),

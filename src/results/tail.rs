@@ -88,6 +88,27 @@ impl LineTail {
     }
 }
 
+/// Which tests of a file changed since the store last handed out a view
+/// of its iteration (see [`super::Store::refresh_live`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Delta {
+    /// The report was replaced or dropped (or never handed out): the view
+    /// must be rebuilt.
+    #[default]
+    All,
+    /// Only these tests (indices into the report's tests) were added or
+    /// changed; empty when nothing did.
+    Tests(Vec<usize>),
+}
+
+impl Delta {
+    fn add(&mut self, indices: impl IntoIterator<Item = usize>) {
+        if let Delta::Tests(v) = self {
+            v.extend(indices);
+        }
+    }
+}
+
 /// State of one report file.
 #[derive(Default)]
 pub(crate) struct ReportFile {
@@ -97,11 +118,37 @@ pub(crate) struct ReportFile {
     pub report: Option<Report>,
     lines: Option<LineTail>,
     pub problem: Option<Problem>,
+    /// What changed since the last view; a tailed report adds the tests
+    /// its new lines touched, anything else replaces the whole report.
+    pub delta: Delta,
+    /// The file's path relative to the root (sanitised), named where a
+    /// capped text says where the rest is.
+    pub name: String,
+    /// The last open failed: re-read on the next one that works.
+    unopened: bool,
 }
 
 impl ReportFile {
+    /// Drops what was parsed, keeping the stat (see `IterState::evict`).
+    pub fn evict(&mut self) {
+        let (stat, name) = (self.stat, std::mem::take(&mut self.name));
+        *self = ReportFile {
+            stat,
+            ..ReportFile::named(name)
+        };
+    }
+
+    /// A file not read yet; `name` is its path relative to the root.
+    pub fn named(name: String) -> ReportFile {
+        ReportFile {
+            name,
+            ..ReportFile::default()
+        }
+    }
+
     /// Re-reads the file if it changed (or `force`). `opened` is the result of
-    /// opening it safely. Returns whether anything visible changed.
+    /// opening it safely (see [`refused`] for a failed open). Returns whether
+    /// anything visible changed.
     pub fn update(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -111,24 +158,32 @@ impl ReportFile {
         let (file, stat) = match opened {
             Ok(x) => x,
             Err(refusal) => {
-                let problem = Some(Problem::lasting(refusal.to_string()));
-                let changed = self.problem != problem || self.report.is_some();
-                *self = ReportFile {
-                    problem,
-                    ..ReportFile::default()
-                };
+                // The name stays whatever `refused` resets.
+                let name = std::mem::take(&mut self.name);
+                let changed = refused(self, refusal);
+                self.name = name;
                 return changed;
             }
         };
-        let unchanged = self.stat == Some(stat);
+        // After a failed open the problem must go even if nothing else changed.
+        let unopened = std::mem::take(&mut self.unopened);
+        let unchanged = self.stat == Some(stat) && !unopened;
         if unchanged && !force {
             return false;
         }
-        self.stat = Some(stat);
         let before = (self.problem.clone(), self.shape);
         let result = self.read(ctx, &file, &stat);
+        self.stat = Some(stat);
         if let Err(e) = result {
             self.problem = Some(Problem::lasting(format!("read error: {e}")));
+        } else if let Some(tail) = &self.lines
+            && let Ok(now) = Stat::of_file(&file)
+            && now.len == tail.offset
+        {
+            // Everything up to the end is read: this stat is what the file
+            // looks like at our offset, so a later change of its mtime with
+            // no growth is a rewrite in place (see `continues`).
+            self.stat = Some(now);
         }
         // New bytes usually mean new tests; a re-read with identical outcome
         // after a forced read is still reported (cheap, and rare).
@@ -138,11 +193,12 @@ impl ReportFile {
     fn read(&mut self, ctx: &mut Ctx<'_>, file: &File, stat: &Stat) -> std::io::Result<()> {
         if let Some(tail) = &self.lines
             && self.shape == Some(Shape::Lines)
-            && Self::continues(tail, file, stat)?
+            && Self::continues(tail, self.stat.as_ref(), file, stat)?
         {
             return self.tail(ctx, file);
         }
         // First read, or the file was replaced / truncated / rewritten.
+        self.delta = Delta::All;
         if self.lines.take().is_some() {
             // A new run's report: the old run's tests are not its last good parse.
             self.report = None;
@@ -160,6 +216,9 @@ impl ReportFile {
                 };
                 tail.feed(&head);
                 self.lines = Some(tail);
+                // A new tail starts its report afresh (it replaces whatever
+                // the file held before, whole).
+                self.report = None;
                 self.tail(ctx, file)
             }
             Some(Shape::Document) => {
@@ -178,8 +237,23 @@ impl ReportFile {
     }
 
     /// Whether a tailed file is still the same, only longer (or as long).
-    fn continues(tail: &LineTail, file: &File, stat: &Stat) -> std::io::Result<bool> {
+    /// `last` is the stat stored at the last read: when it was taken at our
+    /// offset, a file that did not grow but whose mtime moved was rewritten
+    /// in place (same size, other bytes).
+    fn continues(
+        tail: &LineTail,
+        last: Option<&Stat>,
+        file: &File,
+        stat: &Stat,
+    ) -> std::io::Result<bool> {
         if tail.ident != (stat.dev, stat.ino) || stat.len < tail.offset {
+            return Ok(false);
+        }
+        if let Some(last) = last
+            && last.len == tail.offset
+            && stat.len == tail.offset
+            && last.mtime_ns != stat.mtime_ns
+        {
             return Ok(false);
         }
         let w = tail.window.len() as u64;
@@ -203,7 +277,35 @@ impl ReportFile {
             }
         }
         if fed_any || self.report.is_none() {
-            self.report = Some(clean(tail.reader.report()));
+            match tail.reader.delta() {
+                // Only the tests the new lines touched are copied and
+                // cleaned: an append costs what it adds, not what the
+                // report holds.
+                Some((head, changed)) if self.report.is_some() => {
+                    let report = self.report.as_mut().expect("checked");
+                    let (indices, mut tests): (Vec<usize>, Vec<_>) = changed.into_iter().unzip();
+                    clean_tests(&mut tests, &self.name);
+                    for (i, t) in indices.iter().zip(tests) {
+                        match report.tests.get_mut(*i) {
+                            Some(slot) => *slot = t,
+                            None => report.tests.push(t),
+                        }
+                    }
+                    let tests = std::mem::take(&mut report.tests);
+                    *report = clean_rest(head);
+                    report.tests = tests;
+                    self.delta.add(indices);
+                }
+                Some((mut head, changed)) => {
+                    head.tests = changed.into_iter().map(|(_, t)| t).collect();
+                    self.report = Some(clean(head, &self.name));
+                    self.delta = Delta::All;
+                }
+                None => {
+                    self.report = Some(clean(tail.reader.report(), &self.name));
+                    self.delta = Delta::All;
+                }
+            }
         }
         self.problem = None;
         Ok(())
@@ -225,7 +327,9 @@ impl ReportFile {
         // Each half's tests are cleaned on the thread that parsed them.
         if let Some((report, read)) =
             ctx.formats
-                .parse_split(file, &head, stat.len, cap, &|tests| clean_tests(tests))
+                .parse_split(file, &head, stat.len, cap, &|tests| {
+                    clean_tests(tests, &self.name)
+                })
         {
             *ctx.bytes_read += read.saturating_sub(head.len() as u64);
             self.report = Some(clean_rest(report));
@@ -252,7 +356,7 @@ impl ReportFile {
         }
         match parsed {
             Ok(report) => {
-                self.report = Some(clean(report));
+                self.report = Some(clean(report, &self.name));
                 self.problem = None;
             }
             Err(e @ (IngestError::Empty | IngestError::Truncated(_))) => {
@@ -282,6 +386,65 @@ impl<R: Read> Read for Counted<R> {
         self.n += n as u64;
         Ok(n)
     }
+}
+
+/// A file's state as far as a failed open is concerned.
+trait Opened: Default {
+    fn has_data(&self) -> bool;
+    fn problem(&mut self) -> &mut Option<Problem>;
+    fn unopened(&mut self) -> &mut bool;
+}
+
+impl Opened for ReportFile {
+    fn has_data(&self) -> bool {
+        self.report.is_some()
+    }
+    fn problem(&mut self) -> &mut Option<Problem> {
+        &mut self.problem
+    }
+    fn unopened(&mut self) -> &mut bool {
+        &mut self.unopened
+    }
+}
+
+impl<T> Opened for MetaFile<T> {
+    fn has_data(&self) -> bool {
+        self.value.is_some()
+    }
+    fn problem(&mut self) -> &mut Option<Problem> {
+        &mut self.problem
+    }
+    fn unopened(&mut self) -> &mut bool {
+        &mut self.unopened
+    }
+}
+
+/// The rule for a file that cannot be opened, for both kinds of file: one
+/// that could be read before and now fails to open (its mode changed, an
+/// I/O error) keeps its data, with a problem saying why it may be stale,
+/// and is read again on the next open that works; one that vanished
+/// meanwhile is forgotten quietly (the next listing will not name it); one
+/// that is something else now (a FIFO, a symlink out) is dropped with a
+/// problem. Returns whether anything visible changed.
+fn refused<F: Opened>(file: &mut F, refusal: Refusal) -> bool {
+    let had = file.has_data();
+    let problem = match refusal {
+        Refusal::Gone => None,
+        Refusal::Io(e) if had => {
+            let now = Some(Problem::lasting(format!(
+                "cannot open: {e}; showing what it held when last read"
+            )));
+            let changed = *file.problem() != now;
+            *file.problem() = now;
+            *file.unopened() = true;
+            return changed;
+        }
+        other => Some(Problem::lasting(other.to_string())),
+    };
+    let changed = *file.problem() != problem || had;
+    *file = F::default();
+    *file.problem() = problem;
+    changed
 }
 
 fn too_large(len: u64, cap: u64) -> Problem {
@@ -319,7 +482,7 @@ pub(crate) fn looks_binary(head: &[u8]) -> bool {
 /// Sanitises everything of a report that will reach the screen, in place:
 /// strings that are already clean (nearly all) are kept, not copied. Big
 /// reports are cleaned in two halves on two threads.
-pub(crate) fn clean(mut report: Report) -> Report {
+pub(crate) fn clean(mut report: Report, name: &str) -> Report {
     const SPLIT_FROM: usize = 20_000;
     let tests = &mut report.tests[..];
     if tests.len() >= SPLIT_FROM {
@@ -328,12 +491,15 @@ pub(crate) fn clean(mut report: Report) -> Report {
         let second = std::sync::Mutex::new(Some(b));
         let take = || second.lock().ok().and_then(|mut b| b.take());
         std::thread::scope(|s| {
-            let _ = std::thread::Builder::new().spawn_scoped(s, || take().map(clean_tests));
-            clean_tests(a);
+            let _ = std::thread::Builder::new()
+                .spawn_scoped(s, || take().map(|b| clean_tests(b, name)));
+            clean_tests(a, name);
         });
-        take().map(clean_tests);
+        if let Some(b) = take() {
+            clean_tests(b, name);
+        }
     } else {
-        clean_tests(tests);
+        clean_tests(tests, name);
     }
     clean_rest(report)
 }
@@ -349,7 +515,8 @@ fn clean_rest(mut report: Report) -> Report {
     report
 }
 
-fn clean_tests(tests: &mut [crate::model::TestCase]) {
+/// `name`: the report file, named where a capped text says where the rest is.
+fn clean_tests(tests: &mut [crate::model::TestCase], name: &str) {
     // Tests of one module share its string: clean it once per run of tests.
     let mut last: Option<(Arc<str>, Arc<str>)> = None;
     for t in tests {
@@ -376,11 +543,78 @@ fn clean_tests(tests: &mut [crate::model::TestCase]) {
             if let Some(k) = &mut f.kind {
                 clean_line(k);
             }
-            clean_text(&mut f.detail);
-            clean_text(&mut f.stdout);
-            clean_text(&mut f.stderr);
+            for text in [&mut f.detail, &mut f.stdout, &mut f.stderr] {
+                cap_text(text, name);
+                clean_text(text);
+            }
         }
     }
+}
+
+/// A traceback or captured output longer than this many lines keeps its
+/// first and last [`KEEP_LINES`] lines (the start says what was run, the
+/// end how it failed), with a line saying how many are left out and where
+/// they are: memory stays bounded by what a person can read, and the
+/// detail view answers keys at once whatever a test printed.
+pub const MAX_TEXT_LINES: usize = 2 * KEEP_LINES;
+/// Lines kept at each end of a capped text.
+pub const KEEP_LINES: usize = 1_000;
+/// The same for bytes (a few enormous lines): at most this many at each
+/// end, cut at a line or character boundary.
+pub const KEEP_BYTES: usize = 128 * 1024;
+
+/// Caps `s` as [`MAX_TEXT_LINES`] says, in place.
+pub(crate) fn cap_text(s: &mut String, name: &str) {
+    let lines = || memchr::memchr_iter(b'\n', s.as_bytes()).count();
+    if s.len() <= 2 * KEEP_BYTES && (s.len() <= MAX_TEXT_LINES || lines() <= MAX_TEXT_LINES) {
+        return;
+    }
+    let bytes = s.as_bytes();
+    // The end of the first KEEP_LINES lines, at most KEEP_BYTES in.
+    let head_end = memchr::memchr_iter(b'\n', bytes)
+        .nth(KEEP_LINES - 1)
+        .map_or(bytes.len(), |i| i + 1)
+        .min(KEEP_BYTES);
+    let head_end = floor_char(s, head_end);
+    // The start of the last KEEP_LINES lines, at most KEEP_BYTES back.
+    let tail_start = memchr::memrchr_iter(b'\n', bytes)
+        .nth(KEEP_LINES)
+        .map_or(0, |i| i + 1)
+        .max(bytes.len().saturating_sub(KEEP_BYTES))
+        .max(head_end);
+    let tail_start = ceil_char(s, tail_start);
+    let left_out = &s[head_end..tail_start];
+    if left_out.is_empty() {
+        return;
+    }
+    let lines = memchr::memchr_iter(b'\n', left_out.as_bytes()).count();
+    let what = if lines > 0 {
+        format!("{lines} more lines")
+    } else {
+        format!("{} more bytes", left_out.len())
+    };
+    let mut out = String::with_capacity(head_end + (s.len() - tail_start) + 80);
+    out.push_str(&s[..head_end]);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("… {what} not kept; all of it is in {name}\n"));
+    out.push_str(&s[tail_start..]);
+    *s = out;
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// `*s = sanitize::line(s)` without a copy when `s` is clean.
@@ -408,6 +642,8 @@ pub(crate) struct MetaFile<T> {
     pub stat: Option<Stat>,
     pub value: Option<T>,
     pub problem: Option<Problem>,
+    /// The last open failed: re-read on the next one that works.
+    unopened: bool,
 }
 
 impl<T> Default for MetaFile<T> {
@@ -416,6 +652,7 @@ impl<T> Default for MetaFile<T> {
             stat: None,
             value: None,
             problem: None,
+            unopened: false,
         }
     }
 }
@@ -429,17 +666,10 @@ impl<T: DeserializeOwned + PartialEq> MetaFile<T> {
     ) -> bool {
         let (file, stat) = match opened {
             Ok(x) => x,
-            Err(refusal) => {
-                let problem = Some(Problem::lasting(refusal.to_string()));
-                let changed = self.problem != problem || self.value.is_some();
-                *self = MetaFile {
-                    problem,
-                    ..MetaFile::default()
-                };
-                return changed;
-            }
+            Err(refusal) => return refused(self, refusal),
         };
-        if self.stat == Some(stat) && !force {
+        let unopened = std::mem::take(&mut self.unopened);
+        if self.stat == Some(stat) && !unopened && !force {
             return false;
         }
         self.stat = Some(stat);
@@ -479,5 +709,54 @@ impl<T: DeserializeOwned + PartialEq> MetaFile<T> {
     pub fn pending(&self, now: SystemTime, settle: Duration) -> bool {
         self.problem.as_ref().is_some_and(|p| p.transient)
             && is_fresh(self.stat.as_ref(), now, settle)
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    fn numbered(n: usize) -> String {
+        (0..n).map(|i| format!("line {i}\n")).collect()
+    }
+
+    #[test]
+    fn readable_texts_are_kept_whole() {
+        for n in [0, 1, 50, MAX_TEXT_LINES] {
+            let mut s = numbered(n);
+            let before = s.clone();
+            cap_text(&mut s, "iter-001/junit.xml");
+            assert_eq!(s, before, "{n} lines");
+        }
+    }
+
+    #[test]
+    fn long_output_keeps_both_ends_and_says_where_the_rest_is() {
+        let mut s = numbered(10_000);
+        cap_text(&mut s, "iter-001/junit.xml");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 2 * KEEP_LINES + 1);
+        assert_eq!(lines[0], "line 0");
+        assert_eq!(lines[KEEP_LINES - 1], format!("line {}", KEEP_LINES - 1));
+        assert_eq!(
+            lines[KEEP_LINES],
+            "… 8000 more lines not kept; all of it is in iter-001/junit.xml"
+        );
+        assert_eq!(lines[KEEP_LINES + 1], "line 9000");
+        assert_eq!(*lines.last().unwrap(), "line 9999");
+    }
+
+    #[test]
+    fn one_enormous_line_is_cut_by_bytes_at_character_boundaries() {
+        // Three-byte characters, so a byte cut would split one.
+        let mut s = "€".repeat(1_000_000);
+        cap_text(&mut s, "r.xml");
+        assert!(s.len() <= 2 * KEEP_BYTES + 100, "{}", s.len());
+        assert!(s.starts_with('€') && s.ends_with('€'));
+        let marker = s.lines().nth(1).unwrap();
+        assert!(
+            marker.starts_with("… ")
+                && marker.ends_with("more bytes not kept; all of it is in r.xml")
+        );
     }
 }

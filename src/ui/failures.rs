@@ -51,6 +51,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         );
         return;
     };
+    if it.compact {
+        let text = format!("loading iteration {}…", it.label());
+        frame.render_widget(Paragraph::new(text).style(theme.dim()), inner);
+        return;
+    }
     let height = inner.height as usize;
     let width = inner.width as usize;
     let offset = state

@@ -71,3 +71,19 @@ pub fn iteration(
         ..Default::default()
     }
 }
+
+/// An event storm: `files` half-written report files created in `dir`, then
+/// all deleted, `rounds` times over.
+pub fn storm(dir: &std::path::Path, files: usize, rounds: usize) {
+    for _ in 0..rounds {
+        let names: Vec<_> = (0..files)
+            .map(|i| dir.join(format!("storm-{i}.xml")))
+            .collect();
+        for n in &names {
+            std::fs::write(n, b"<testsuite").unwrap();
+        }
+        for n in &names {
+            std::fs::remove_file(n).unwrap();
+        }
+    }
+}

@@ -26,6 +26,35 @@ impl Tui {
     }
 
     pub fn start_in(cwd: Option<&Path>, args: &[&str], cols: u16, rows: u16) -> Tui {
+        Tui::start_via(cwd, &[], args, cols, rows)
+    }
+
+    /// Runs loopdeck through `wrapper` (e.g. `["unshare", "-U", "--"]`): the
+    /// wrapper's arguments, then loopdeck's path, then `args`.
+    pub fn start_via(
+        cwd: Option<&Path>,
+        wrapper: &[&str],
+        args: &[&str],
+        cols: u16,
+        rows: u16,
+    ) -> Tui {
+        // Set for integration tests only (not for examples, which name the
+        // binary themselves).
+        let Some(bin) = option_env!("CARGO_BIN_EXE_loopdeck") else {
+            panic!("start_via is for integration tests; elsewhere use start_program")
+        };
+        Tui::start_program(Path::new(bin), cwd, wrapper, args, cols, rows)
+    }
+
+    /// [`Tui::start_via`] with the binary to run.
+    pub fn start_program(
+        bin: &Path,
+        cwd: Option<&Path>,
+        wrapper: &[&str],
+        args: &[&str],
+        cols: u16,
+        rows: u16,
+    ) -> Tui {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -35,7 +64,15 @@ impl Tui {
                 pixel_height: 0,
             })
             .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_loopdeck"));
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = CommandBuilder::new(program);
+                cmd.args(rest);
+                cmd.arg(bin);
+                cmd
+            }
+            None => CommandBuilder::new(bin),
+        };
         cmd.args(args);
         if let Some(dir) = cwd {
             cmd.cwd(dir);
@@ -99,6 +136,25 @@ impl Tui {
                     )
                 }
             }
+        }
+    }
+
+    /// Waits for the next chunk of terminal output (bounded by `WAIT`) and
+    /// feeds it to the screen; false when loopdeck has exited.
+    pub fn read_some(&mut self) -> bool {
+        match self.output.recv_timeout(WAIT) {
+            Ok(bytes) => {
+                self.parser.process(&bytes);
+                self.raw.extend_from_slice(&bytes);
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                panic!(
+                    "no terminal output for {WAIT:?}; screen:\n{}",
+                    self.screen()
+                )
+            }
+            Err(RecvTimeoutError::Disconnected) => false,
         }
     }
 
