@@ -230,3 +230,53 @@ fn failing_ids(results_dir: &Path, dir: &Path) -> Vec<String> {
         .map(|t| t.id.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_deploy_is_the_newest_readable_one_numbers_compared_as_numbers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let deploy = |dir: &str, json: &str| {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+            std::fs::write(root.join(dir).join("deploy.json"), json).unwrap();
+        };
+        assert_eq!(last_deploy(root), None);
+        deploy("iter-2", r#"{"revision":"r-2","state":"live"}"#);
+        deploy("iter-10", r#"{"revision":"r-10\u001b[31m","state":"live"}"#);
+        std::fs::create_dir_all(root.join("iter-11")).unwrap(); // none yet
+        let d = last_deploy(root).unwrap();
+        assert_eq!(
+            d.revision.as_deref(),
+            Some("r-10\x1b[31m"),
+            "as in the file"
+        );
+        // A broken one is passed over, as the store would.
+        deploy("iter-10", "{broken");
+        assert_eq!(last_deploy(root).unwrap().revision.as_deref(), Some("r-2"));
+    }
+
+    #[test]
+    fn failing_ids_come_from_the_one_iteration() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let junit = |dir: &str, name: &str| {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+            std::fs::write(
+                root.join(dir).join("junit.xml"),
+                format!(
+                    r#"<testsuite name="s" tests="2"><testcase classname="t" name="ok"/><testcase classname="t" name="{name}"><failure message="x">x</failure></testcase></testsuite>"#
+                ),
+            )
+            .unwrap();
+        };
+        junit("iter-1", "old_failure");
+        junit("iter-2", "new_failure");
+        let ids = failing_ids(root, &root.join("iter-2"));
+        assert_eq!(ids.len(), 1);
+        assert!(ids[0].contains("new_failure"), "{ids:?}");
+        assert!(failing_ids(root, &root.join("iter-3")).is_empty());
+    }
+}
