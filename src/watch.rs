@@ -21,8 +21,8 @@
 //! amount of memory and one read of each folder per batch, not per event.
 //!
 //! Events caused by merely opening or reading a file (loopdeck's own reads)
-//! are dropped ([`is_relevant`]); otherwise every refresh would trigger the
-//! next one.
+//! are dropped on notify's thread (`is_relevant`); otherwise every refresh
+//! would trigger the next one.
 //!
 //! # Recovering by itself
 //!
@@ -38,7 +38,9 @@
 //!   delivered ([`WatchEvent::warnings`]) and the *whole tree* is polled
 //!   from then on, at [`DEFAULT_POLL_INTERVAL`], besides the native watches
 //!   that do exist. Any other failure to set up the native watch at start
-//!   (an unreadable subfolder, say) falls back the same way.
+//!   (an unreadable subfolder, say) falls back the same way. (notify drops
+//!   other failures to watch a folder created later, such as a permission
+//!   error; the store still names such a folder when it cannot list it.)
 //! * **A new folder**: files written into it before notify has added its
 //!   watch would be missed, so every created folder is delivered once more
 //!   [`SECOND_LOOK`] later.
