@@ -21,22 +21,26 @@
 //! amount of memory and one read of each folder per batch, not per event.
 //!
 //! Events caused by merely opening or reading a file (loopdeck's own reads)
-//! are dropped ([`is_relevant`]); otherwise every refresh would trigger the
-//! next one.
+//! are dropped on notify's thread (`is_relevant`); otherwise every refresh
+//! would trigger the next one.
 //!
 //! # Recovering by itself
 //!
 //! * **The root deleted or swapped** (`rm -rf DIR; mkdir DIR`,
-//!   `mv DIR DIR.old; mkdir DIR`): the root's parent is watched too (not
-//!   recursively; only events naming the root pass). When a directory of
-//!   the root's name appears again, the watch is re-established on the new
-//!   one and a rescan is delivered.
+//!   `mv DIR DIR.old; mkdir DIR`): the root's own watch reports that it was
+//!   deleted or moved away. If a directory of its name is there again, the
+//!   watch is re-established on it at once (and a rescan delivered);
+//!   otherwise its path is checked once every [`ROOT_CHECK_INTERVAL`] until
+//!   it is. (Watching the parent instead would wake loopdeck for everything
+//!   that happens next to the results directory, e.g. in `/tmp`.)
 //! * **Out of inotify watches** (`fs.inotify.max_user_watches`), at start
 //!   or later (a new iteration folder that cannot be watched): a warning is
 //!   delivered ([`WatchEvent::warnings`]) and the *whole tree* is polled
 //!   from then on, at [`DEFAULT_POLL_INTERVAL`], besides the native watches
 //!   that do exist. Any other failure to set up the native watch at start
-//!   (an unreadable subfolder, say) falls back the same way.
+//!   (an unreadable subfolder, say) falls back the same way. (notify drops
+//!   other failures to watch a folder created later, such as a permission
+//!   error; the store still names such a folder when it cannot list it.)
 //! * **A new folder**: files written into it before notify has added its
 //!   watch would be missed, so every created folder is delivered once more
 //!   [`SECOND_LOOK`] later.
@@ -67,6 +71,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const MAX_PATHS: usize = 4096;
 /// A created folder is delivered again this long after it appeared.
 pub const SECOND_LOOK: Duration = Duration::from_millis(100);
+/// While the root is gone, how often its path is checked for its return.
+pub const ROOT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Something changed under the root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,7 +114,9 @@ struct Pending {
     warnings: Vec<String>,
     /// Folders created since the last take (for the second look).
     created: Vec<PathBuf>,
-    /// A directory of the root's name appeared: watch it again.
+    /// The root was deleted or moved away: watch it again when it is back.
+    root_gone: bool,
+    /// A directory of the root's name is back: watch it again.
     reroot: bool,
     /// The native watcher could not watch something: poll the tree.
     poll_needed: Option<String>,
@@ -121,6 +129,7 @@ impl Pending {
             && !self.rescan
             && self.warnings.is_empty()
             && !self.reroot
+            && !self.root_gone
             && self.poll_needed.is_none()
     }
 }
@@ -184,12 +193,14 @@ struct Watchers {
     native: Option<RecommendedWatcher>,
     poller: Option<Poller>,
     poll_interval: Duration,
+    /// Checks, while the root is gone, for its return.
+    root_check: Option<Poller>,
 }
 
 impl Watchers {
     fn start_polling(&mut self, queue: &Arc<Queue>) {
         if self.poller.is_none() {
-            self.poller = Some(Poller::start(
+            self.poller = Some(poll_tree(
                 self.root.clone(),
                 self.poll_interval,
                 queue.clone(),
@@ -200,7 +211,10 @@ impl Watchers {
     fn stop(&mut self) {
         // Dropping notify's watcher asks its thread to stop.
         self.native = None;
-        if let Some(p) = self.poller.take() {
+        for p in [self.poller.take(), self.root_check.take()]
+            .into_iter()
+            .flatten()
+        {
             p.stop();
         }
     }
@@ -326,34 +340,48 @@ impl Events {
                 again.insert(self.queue.root.clone());
             }
         }
-        if taken.reroot || taken.poll_needed.is_some() {
-            self.repair(taken.reroot, taken.poll_needed, &mut event);
+        if taken.reroot || taken.root_gone || taken.poll_needed.is_some() {
+            let reroot = taken.reroot || taken.root_gone;
+            self.repair(reroot, taken.poll_needed, &mut event);
         }
         Recv::Event(event)
     }
 
-    /// Re-establishes the native watch on a re-created root, and starts
-    /// polling when something cannot be watched natively.
+    /// Re-establishes the native watch on a re-created root (or, while it
+    /// is missing, starts checking for its return), and starts polling when
+    /// something cannot be watched natively.
     fn repair(&mut self, reroot: bool, poll_needed: Option<String>, event: &mut WatchEvent) {
         let Some(watchers) = self.watchers.upgrade() else {
             return;
         };
         let mut w = lock(&watchers);
         let mut poll_needed = poll_needed;
-        if reroot {
+        if reroot && w.native.is_some() {
             event.rescan = true;
             event.paths.clear();
             let root = w.root.clone();
-            if let Some(native) = &mut w.native {
-                // Drops the watches left on the old directory's folders.
-                let _ = native.unwatch(&root);
-                if let Err(e) = native.watch(&root, RecursiveMode::Recursive) {
-                    if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
-                        poll_needed.get_or_insert_with(|| limit_warning(&root));
-                    } else {
-                        // Gone again: the parent watch will tell.
-                        tracing::info!("re-watching {}: {e}", root.display());
-                    }
+            if let Some(c) = w.root_check.take() {
+                c.stop();
+            }
+            let native = w.native.as_mut().expect("checked");
+            // Drops the watches left on the old directory's folders.
+            let _ = native.unwatch(&root);
+            match native.watch(&root, RecursiveMode::Recursive) {
+                Ok(()) => {}
+                Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                    poll_needed.get_or_insert_with(|| limit_warning(&root));
+                }
+                Err(e) => {
+                    // Not back (yet): look again once in a while.
+                    tracing::info!("re-watching {}: {e}", root.display());
+                    let queue = self.queue.clone();
+                    w.root_check = Some(Poller::start(ROOT_CHECK_INTERVAL, move || {
+                        if !root.is_dir() {
+                            return true;
+                        }
+                        queue.update(|p| p.reroot = true);
+                        false
+                    }));
                 }
             }
         }
@@ -391,6 +419,7 @@ pub fn spawn_with(root: &Path, backend: Backend) -> notify::Result<(WatchHandle,
         native: None,
         poller: None,
         poll_interval: DEFAULT_POLL_INTERVAL,
+        root_check: None,
     };
     match backend {
         Backend::Poll(interval) => {
@@ -404,14 +433,6 @@ pub fn spawn_with(root: &Path, backend: Backend) -> notify::Result<(WatchHandle,
                 move |res: notify::Result<notify::Event>| handle(&handler_queue, res),
                 config,
             )?;
-            if let Some(parent) = root.parent()
-                && let Err(e) = native.watch(parent, RecursiveMode::NonRecursive)
-            {
-                tracing::info!(
-                    "cannot watch {} for the root's return: {e}",
-                    parent.display()
-                );
-            }
             if let Err(e) = native.watch(&root, RecursiveMode::Recursive) {
                 let warning = if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
                     limit_warning(&root)
@@ -483,31 +504,35 @@ fn handle(queue: &Queue, res: notify::Result<notify::Event>) {
         return;
     }
     let root = &queue.root;
-    // The parent's watch reports its other entries too: only the root counts.
-    let paths = event.paths.into_iter().filter(|p| p.starts_with(root));
-    let mut paths: Vec<PathBuf> = paths.collect();
+    let paths: Vec<PathBuf> = event
+        .paths
+        .into_iter()
+        .filter(|p| p.starts_with(root))
+        .collect();
     if paths.is_empty() {
         return;
     }
-    let appeared = matches!(
-        event.kind,
-        EventKind::Create(_)
-            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
-    );
-    if appeared {
-        let reroot = paths.iter().any(|p| p == root);
-        let folder = match event.kind {
-            EventKind::Create(kind) => kind == notify::event::CreateKind::Folder,
-            _ => paths.iter().any(|p| p != root && p.is_dir()),
-        };
+    let root_named = paths.iter().any(|p| p == root);
+    let gone = root_named
+        && matches!(
+            event.kind,
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+        );
+    let folder = match event.kind {
+        EventKind::Create(kind) => kind == notify::event::CreateKind::Folder,
+        EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => {
+            paths.iter().any(|p| p != root && p.is_dir())
+        }
+        _ => false,
+    };
+    if gone || folder {
         queue.update(|p| {
-            p.reroot |= reroot;
+            p.root_gone |= gone;
             if folder {
                 p.created
                     .extend(paths.iter().filter(|x| *x != root).cloned());
             }
         });
-        paths.retain(|p| p != root || !reroot);
     }
     queue.push(paths);
 }
@@ -561,18 +586,37 @@ fn snapshot(root: &Path) -> HashMap<PathBuf, Sig> {
     out
 }
 
-/// Loopdeck's own polling thread.
+/// Polls the tree under `root` every `interval` and pushes what changed.
+fn poll_tree(root: PathBuf, interval: Duration, queue: Arc<Queue>) -> Poller {
+    // Taken before returning: a change made right after is a change.
+    let mut seen = snapshot(&root);
+    Poller::start(interval, move || {
+        let now = snapshot(&root);
+        let mut changed: Vec<PathBuf> = now
+            .iter()
+            .filter(|(p, s)| seen.get(*p) != Some(s))
+            .map(|(p, _)| p.clone())
+            .collect();
+        changed.extend(seen.keys().filter(|p| !now.contains_key(*p)).cloned());
+        seen = now;
+        if !changed.is_empty() {
+            queue.push(changed);
+        }
+        true
+    })
+}
+
+/// A thread that runs `tick` every `interval` until it returns false or the
+/// poller is stopped.
 struct Poller {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Poller {
-    fn start(root: PathBuf, interval: Duration, queue: Arc<Queue>) -> Poller {
+    fn start(interval: Duration, mut tick: impl FnMut() -> bool + Send + 'static) -> Poller {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = stop.clone();
-        // Taken before returning: a change made right after is a change.
-        let mut seen = snapshot(&root);
         let thread = std::thread::Builder::new()
             .name("results-poller".into())
             .spawn(move || {
@@ -586,16 +630,8 @@ impl Poller {
                         return;
                     }
                     drop(guard);
-                    let now = snapshot(&root);
-                    let mut changed: Vec<PathBuf> = now
-                        .iter()
-                        .filter(|(p, s)| seen.get(*p) != Some(s))
-                        .map(|(p, _)| p.clone())
-                        .collect();
-                    changed.extend(seen.keys().filter(|p| !now.contains_key(*p)).cloned());
-                    seen = now;
-                    if !changed.is_empty() {
-                        queue.push(changed);
+                    if !tick() {
+                        return;
                     }
                 }
             })
@@ -663,14 +699,33 @@ mod tests {
     }
 
     #[test]
-    fn the_parents_other_entries_are_ignored_and_the_roots_return_rewatches() {
+    fn the_root_deleted_or_moved_away_is_noticed() {
         let q = queue("/p/r");
-        handle(&q, ev(EventKind::Create(CreateKind::File), "/p/other.xml"));
         handle(&q, ev(EventKind::Create(CreateKind::Folder), "/p/rx"));
-        assert!(q.lock().is_empty());
-        handle(&q, ev(EventKind::Create(CreateKind::Folder), "/p/r"));
+        assert!(q.lock().is_empty(), "outside the root");
+        handle(
+            &q,
+            ev(
+                EventKind::Modify(ModifyKind::Metadata(notify::event::MetadataKind::Any)),
+                "/p/r",
+            ),
+        );
+        assert!(!q.lock().root_gone, "a chmod of the root is not its loss");
+        handle(
+            &q,
+            ev(EventKind::Remove(notify::event::RemoveKind::Folder), "/p/r"),
+        );
+        assert!(q.lock().root_gone);
+        let q = queue("/p/r");
+        handle(
+            &q,
+            ev(
+                EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+                "/p/r",
+            ),
+        );
         let p = q.lock();
-        assert!(p.reroot);
+        assert!(p.root_gone);
         assert!(p.created.is_empty(), "the root is not a second-look folder");
     }
 

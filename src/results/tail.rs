@@ -1,6 +1,14 @@
 //! Per-file incremental state: a whole document re-parsed when it changes
 //! (keeping the last good parse while the runner rewrites it), or a JSON-lines
 //! report tailed from its last offset.
+//!
+//! "Changed" compares the file's [`Stat`]: inode, size, mtime and ctime to
+//! the nanosecond. A tailed report is read from the start again when it was
+//! replaced, truncated, its last bytes before our offset differ, or it was
+//! rewritten in place with the same size (its mtime moved since a stat
+//! taken at our offset, but it did not grow). A file that cannot be opened
+//! any more (mode 000, an I/O error) keeps its last good data with a
+//! problem naming why; one deleted while being read is forgotten quietly.
 
 use std::borrow::Cow;
 use std::fs::File;
