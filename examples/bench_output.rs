@@ -206,6 +206,14 @@ fn ui(command: &str, args: &[String]) -> (f64, f64, u64, Vec<f64>) {
         screen.until(t + Duration::from_millis(100), |_| false);
     }
     let cpu = cpu_secs(pid) - cpu0;
+    // q closes the help if it is open (it goes back one level), then quits.
+    if open {
+        keys.write_all(b"q").unwrap();
+        keys.flush().unwrap();
+        screen.until(Instant::now() + Duration::from_secs(10), |s| {
+            !s.contains("this help")
+        });
+    }
     keys.write_all(b"q").unwrap();
     keys.flush().unwrap();
     let _ = child.wait();

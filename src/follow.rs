@@ -16,6 +16,13 @@ use crate::runner;
 
 const LOGS: [(&str, RunKind); 2] = [("deploy.log", RunKind::Deploy), ("test.log", RunKind::Test)];
 
+/// Whether `path` is a command's log (`test.log`, `deploy.log`): what a
+/// command printing fast writes to thousands of times a second.
+pub fn is_command_log(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| LOGS.iter().any(|(name, _)| n == *name))
+}
+
 #[derive(Debug)]
 pub struct Follow {
     root: PathBuf,

@@ -25,9 +25,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::app::Msg;
-use crate::follow::Follow;
+use crate::follow::{Follow, is_command_log};
 use crate::results::Store;
 use crate::watch::{self, Backend, Events, Recv, WatchHandle};
+use std::time::Duration;
 
 /// Keeps the reader running; dropping it stops the watcher, which ends
 /// the reader thread.
@@ -147,7 +148,7 @@ fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
         // Older iterations still unread fill in between changes: a batch
         // whenever no change is waiting.
         let wait = if store.unread() > 0 {
-            Some(std::time::Duration::ZERO)
+            Some(Duration::ZERO)
         } else {
             store.recheck_in()
         };
@@ -165,6 +166,14 @@ fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
             if tx.send(Msg::DirWarning(w)).is_err() {
                 return;
             }
+        }
+        // Command logs (handed out at most once a frame by the watcher)
+        // are no business of the store: a batch of only those is for the
+        // log tails.
+        if !ev.rescan && !ev.paths.is_empty() && ev.paths.iter().all(|p| is_command_log(p)) {
+            changes = store.unchanged();
+            looked_at = Some(ev.paths);
+            continue;
         }
         changes = if ev.rescan {
             store.refresh_live(None)

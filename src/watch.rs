@@ -73,6 +73,9 @@ pub const MAX_PATHS: usize = 4096;
 pub const SECOND_LOOK: Duration = Duration::from_millis(100);
 /// While the root is gone, how often its path is checked for its return.
 pub const ROOT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Command logs are handed out at most this often: once a frame (the
+/// screen cannot show them faster).
+pub const LOG_PACE: Duration = Duration::from_millis(33);
 
 /// Something changed under the root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,9 +124,24 @@ struct Pending {
     /// The native watcher could not watch something: poll the tree.
     poll_needed: Option<String>,
     closed: bool,
+    /// Command logs (`test.log`, `deploy.log`) that changed: a command
+    /// printing fast writes them thousands of times a second, so they are
+    /// handed out at most once every [`LOG_PACE`] and never wake the
+    /// consumer on their own before that.
+    logs: HashSet<PathBuf>,
+    /// When command logs were last handed out.
+    logs_at: Option<Instant>,
 }
 
 impl Pending {
+    /// When the pending command logs may be handed out (None: none pending).
+    fn logs_due(&self) -> Option<Instant> {
+        if self.logs.is_empty() {
+            return None;
+        }
+        Some(self.logs_at.map_or_else(Instant::now, |t| t + LOG_PACE))
+    }
+
     fn is_empty(&self) -> bool {
         self.paths.is_empty()
             && !self.rescan
@@ -149,14 +167,23 @@ impl Queue {
     /// [`MAX_PATHS`]) and wakes the consumer.
     fn push(&self, paths: impl IntoIterator<Item = PathBuf>) {
         let mut p = self.lock();
-        if !p.rescan {
+        let (logs, paths): (Vec<PathBuf>, Vec<PathBuf>) = paths
+            .into_iter()
+            .partition(|x| crate::follow::is_command_log(x));
+        // A log joining logs already pending changes nothing the consumer
+        // waits for: no wake-up (one per write would cost a core).
+        let wake = !paths.is_empty() || (p.logs.is_empty() && !logs.is_empty());
+        p.logs.extend(logs);
+        if !p.rescan && !paths.is_empty() {
             p.paths.extend(paths);
             if fold(&mut p.paths, &self.root) {
                 p.rescan = true;
             }
         }
         drop(p);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
     }
 
     fn update(&self, f: impl FnOnce(&mut Pending)) {
@@ -287,13 +314,18 @@ impl Events {
             }
             let now = Instant::now();
             let again_due = self.again.as_ref().is_some_and(|(at, _)| *at <= now);
-            if !p.is_empty() || again_due {
+            let logs_due = p.logs_due().is_some_and(|at| at <= now);
+            if !p.is_empty() || again_due || logs_due {
                 break;
             }
-            let deadline = match (caller_deadline, self.again.as_ref().map(|a| a.0)) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [
+                caller_deadline,
+                self.again.as_ref().map(|a| a.0),
+                p.logs_due(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             match deadline {
                 Some(d) if d <= now => return Recv::Timeout,
                 Some(d) => {
@@ -307,9 +339,20 @@ impl Events {
                 None => p = self.queue.ready.wait(p).unwrap_or_else(|e| e.into_inner()),
             }
         }
-        let taken = std::mem::take(&mut *p);
+        // Command logs ride along when their time has come.
+        let logs = if p.logs_due().is_some_and(|at| at <= Instant::now()) {
+            p.logs_at = Some(Instant::now());
+            std::mem::take(&mut p.logs)
+        } else {
+            HashSet::new()
+        };
+        let (pending_logs, logs_at) = (std::mem::take(&mut p.logs), p.logs_at);
+        let mut taken = std::mem::take(&mut *p);
         p.closed = taken.closed;
+        p.logs = pending_logs;
+        p.logs_at = logs_at;
         drop(p);
+        taken.paths.extend(logs);
         let mut event = WatchEvent {
             paths: taken.paths.into_iter().collect(),
             rescan: taken.rescan,

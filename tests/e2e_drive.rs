@@ -78,6 +78,8 @@ fn deploy_test_and_cancel_from_the_keyboard() {
     tui.wait_text("00095-k7q");
     tui.wait_text("live since");
     tui.wait_text("deploy succeeded");
+    // The log is read back at most once a frame: wait for its lines.
+    tui.wait_text("pushed");
     let s = tui.screen();
     assert!(
         s.contains("pushed") && !tui.raw.windows(5).any(|w| w == b"[32mp"),

@@ -198,13 +198,14 @@ impl Store {
     /// out (see [`Store::set_newest_first`]).
     pub fn load(&mut self, key: &str) -> Changes {
         let Some(i) = self.position(key) else {
-            return self.empty_changes();
+            return self.unchanged();
         };
         let name = self.iters[i].name.clone();
         self.read_now(|it| it.name == name, 1)
     }
 
-    fn empty_changes(&self) -> Changes {
+    /// Nothing changed (the root's state as last seen).
+    pub fn unchanged(&self) -> Changes {
         Changes {
             layout: self.layout,
             updated: Vec::new(),
@@ -341,7 +342,7 @@ impl Store {
         self.evict_older();
         Changes {
             updated,
-            ..self.empty_changes()
+            ..self.unchanged()
         }
     }
 
