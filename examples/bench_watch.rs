@@ -7,7 +7,7 @@
 //!   each with one test more; latency = rename → first frame showing
 //!   "N/N passed";
 //! * **stream**: a pytest report-log grows by one test line every 1 ms for
-//!   5 s (1 kHz); for every frame that shows a new "running tests N/",
+//!   5 s (1 kHz); for every frame that shows a new "running tests N",
 //!   latency = that frame − the write of line N (how far the screen is
 //!   behind the file), plus the number of distinct counts shown per second
 //!   while the writer runs;
@@ -90,9 +90,11 @@ fn report_log_line(i: usize) -> String {
     )
 }
 
+/// The count in "running tests N/T" or "running tests: N so far".
 fn running_count(screen: &str) -> Option<usize> {
-    let at = screen.find("running tests ")? + "running tests ".len();
+    let at = screen.find("running tests")? + "running tests".len();
     screen[at..]
+        .trim_start_matches([':', ' '])
         .chars()
         .take_while(char::is_ascii_digit)
         .collect::<String>()
@@ -193,9 +195,7 @@ fn measure(bin: &Path) -> Figures {
         b"{\"pytest_version\": \"9.2.0\", \"$report_type\": \"SessionStart\"}\n",
     )
     .unwrap();
-    until(&mut screen, "the stream's iteration", |s| {
-        s.contains("running tests 0/")
-    });
+    until(&mut screen, "the stream's iteration", |s| running_count(s) == Some(0));
     let written: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::new()));
     let writer = {
         let written = written.clone();
