@@ -21,8 +21,6 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             Span::styled("▏", theme.accent()),
             Span::styled(format!("  {hint}"), theme.dim()),
         ])
-    } else if let Some(flash) = &state.flash {
-        Line::styled(format!(" {flash}"), theme.accent())
     } else {
         let keys: &[(&str, &str)] = if state.detail.is_some() {
             &[
@@ -31,9 +29,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 ("/", "search"),
                 ("n/N", "next/prev"),
                 ("y", "copy"),
-                ("Esc", "back"),
-                ("?", "help"),
-                ("q", "quit"),
+                ("q", "back"),
             ]
         } else {
             &[
@@ -43,32 +39,69 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 ("⏎", "open"),
                 ("/", "filter"),
                 ("y", "copy"),
-                ("?", "help"),
                 ("q", "quit"),
             ]
         };
+        let width = area.width as usize;
         let mut spans = vec![Span::raw(" ")];
+        // The live state first: a notice never hides what runs or where
+        // the loop stands.
         if state.detail.is_none() {
             spans.extend(loop_status(state, theme));
         }
+        let status_w = Line::from(spans.clone()).width();
+        // `? help` always shows; the notice and the other hints take what
+        // is left, the notice first (cut with "…" if it must be).
+        let room = width.saturating_sub(status_w + HELP_HINT.len());
+        let mut used = 0;
+        if let Some(flash) = &state.flash {
+            let text = fit(flash, room.saturating_sub(3));
+            used += Span::raw(text.as_str()).width() + 3;
+            spans.push(Span::styled(text, theme.accent()));
+            spans.push(Span::raw(" │ "));
+        }
         // Whole hints only: stop before one would be cut (? help lists them all).
-        let mut used = 1;
         for (k, what) in keys {
             let hint = format!(" {what}  ");
             let w = Span::raw(*k).width() + Span::raw(hint.as_str()).width();
-            if used + w > area.width as usize + 2 {
+            if used + w > room {
                 break;
             }
             used += w;
             spans.push(Span::styled(*k, theme.key()));
             spans.push(Span::raw(hint));
         }
-        if area.width >= 100 && matches!(state.control, Control::ReadOnly(_)) {
+        spans.push(Span::styled("?", theme.key()));
+        spans.push(Span::raw(" help  "));
+        if width >= 100 + used.min(20) && matches!(state.control, Control::ReadOnly(_)) {
             spans.push(Span::styled("read-only viewer", theme.dim()));
         }
         Line::from(spans)
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// `? help  ` as the footer shows it.
+const HELP_HINT: &str = "? help  ";
+
+/// `text` cut to `max` columns, ending in "…" when cut.
+fn fit(text: &str, max: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    if Span::raw(text).width() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in text.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > max {
+            break;
+        }
+        w += cw;
+        out.push(c);
+    }
+    out.push('…');
+    out
 }
 
 /// What runs now, or where the loop stands and the key that moves it on.
