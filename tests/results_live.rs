@@ -363,3 +363,64 @@ fn the_app_keeps_history_compact_and_asks_for_what_it_shows() {
     assert_eq!(effects, vec![Effect::Load("iter-001".into())]);
     assert!(state.iterations[1].compact);
 }
+
+#[test]
+fn a_large_newest_iteration_is_held_once_and_keeps_its_last_good_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let it1 = tmp.path().join("iter-001");
+    fs::create_dir(&it1).unwrap();
+    let junit = it1.join("junit.xml");
+    fs::copy(JUNIT, &junit).unwrap();
+    let mut live = Store::open(tmp.path()).unwrap();
+    live.set_newest_first(true);
+    live.set_large_iteration(10); // the fixture's 26 tests count as large
+    let mut state = State::new("t", None, Utc::now());
+    feed(&mut state, live.refresh_live(None));
+    let tests = state.iterations[0].data.tests.len();
+    assert!(tests >= 10);
+    let summary = state.iterations[0].summary.clone();
+
+    // The store dropped its copy: a rescan of the unchanged folder reads nothing.
+    let read = live.bytes_read();
+    feed(&mut state, live.refresh_live(None));
+    assert_eq!(live.bytes_read(), read);
+
+    // Rewritten in place and caught half-written: the store has no last
+    // good parse any more, so the app keeps its tests and learns only that
+    // the file is being written.
+    let full = fs::read(JUNIT).unwrap();
+    fs::write(&junit, &full[..full.len() / 2]).unwrap();
+    let c = live.refresh_live(Some(std::slice::from_ref(&junit)));
+    assert!(c.updated.is_empty(), "no whole view without the report");
+    assert_eq!(c.patched.len(), 1);
+    assert!(c.patched[0].changed.is_empty());
+    assert!(c.patched[0].data.files[0].pending, "shown as being written");
+    feed(&mut state, c);
+    assert_eq!(state.iterations[0].data.tests.len(), tests);
+    assert_eq!(state.iterations[0].summary, summary);
+
+    // Whole again: a whole view, read from the file.
+    fs::write(&junit, &full).unwrap();
+    let c = live.refresh_live(Some(std::slice::from_ref(&junit)));
+    assert_eq!(c.updated.len(), 1);
+    assert_eq!(c.updated[0].tests.len(), tests);
+    feed(&mut state, c);
+
+    // Replaced by something that is refused unread (a FIFO): the last good
+    // data stays on screen, with a warning naming the file.
+    fs::remove_file(&junit).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&junit)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let c = live.refresh_live(Some(std::slice::from_ref(&junit)));
+    feed(&mut state, c);
+    let it = &state.iterations[0];
+    assert_eq!(it.data.tests.len(), tests, "last good data kept");
+    assert!(
+        it.data.warnings.iter().any(|w| w.contains("junit.xml")),
+        "{:?}",
+        it.data.warnings
+    );
+}

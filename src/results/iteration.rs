@@ -127,6 +127,11 @@ pub(crate) struct IterState {
     /// A whole view of this iteration was handed out, and nothing since
     /// (a report removed, the runs changed) forces the next one to be whole.
     pub sent: bool,
+    /// Tests in the last view handed out (whole or patched).
+    pub sent_len: Option<usize>,
+    /// Its reports were read again after an eviction: what the view held
+    /// is not in the store any more (see [`IterState::build_kept`]).
+    pub reloaded: bool,
 }
 
 impl IterState {
@@ -147,7 +152,52 @@ impl IterState {
             evicted: false,
             shown_pending: Vec::new(),
             sent: false,
+            sent_len: None,
+            reloaded: false,
         }
+    }
+
+    /// After an evicted iteration was read again: if a report that held
+    /// tests cannot be read now (being rewritten, unreadable), the receiver
+    /// keeps the tests it has (the last good data) and gets only the rest
+    /// (file states, warnings) as a patch with no test changes; the store
+    /// no longer has that report's last good parse to merge.
+    pub fn build_kept(
+        &self,
+        root: &Path,
+        formats: &dyn Formats,
+        now: SystemTime,
+        settle: Duration,
+    ) -> Option<IterationPatch> {
+        let broken = self
+            .reports
+            .values()
+            .any(|f| f.report.is_none() && f.problem.is_some());
+        if !self.reloaded || !broken {
+            return None;
+        }
+        Some(IterationPatch {
+            data: self.build_with(root, formats, now, settle, false),
+            len: self.sent_len?,
+            changed: Vec::new(),
+        })
+    }
+
+    /// Tests in the parsed reports when every one is a whole document (no
+    /// tailed report, no rerun): such an iteration can be dropped after it
+    /// is handed out and read again whole on a change.
+    pub fn document_tests(&self) -> Option<usize> {
+        if !self.marks.is_empty() {
+            return None;
+        }
+        let mut n = 0;
+        for f in self.reports.values() {
+            if f.shape == Some(Shape::Lines) {
+                return None;
+            }
+            n += f.report.as_ref().map_or(0, |r| r.tests.len());
+        }
+        Some(n)
     }
 
     /// The changes since the last view as a patch, when they can be one:
@@ -321,6 +371,7 @@ impl IterState {
             }
             // Something changed: read it all again (the view is whole).
             self.reload();
+            self.reloaded = true;
             changed = true;
         }
         // `unlisted`: folders (relative) that exist but cannot be listed;

@@ -74,6 +74,11 @@ pub use layout::{Layout, REPORT_EXTENSIONS, digit_runs, iteration_number};
 use iteration::IterState;
 use tail::Ctx;
 
+/// From this many tests, the newest iteration's parsed reports are not
+/// kept once handed out when they are whole documents (see
+/// `Store::evict_older`): a 2.6M-test report is held once, not twice.
+pub const LARGE_ITERATION: usize = 100_000;
+
 /// Whole-document reports larger than this are not read.
 pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
 /// How long an empty or half-written file is considered "being written".
@@ -124,6 +129,8 @@ pub struct Store {
     newest_first: bool,
     /// A listing reads nothing, not even the newest ([`Store::list`]).
     list_only: bool,
+    /// See [`LARGE_ITERATION`].
+    large_iteration: usize,
 }
 
 impl std::fmt::Debug for Store {
@@ -167,6 +174,7 @@ impl Store {
             bytes_read: 0,
             newest_first: false,
             list_only: false,
+            large_iteration: LARGE_ITERATION,
         })
     }
 
@@ -218,13 +226,17 @@ impl Store {
     /// With [`Store::set_newest_first`], only the newest iteration keeps
     /// its parsed reports once handed out; the app keeps the others
     /// compact and asks with [`Store::load`] for the one it shows.
+    /// The newest iteration is dropped too when it is only whole documents
+    /// of more than [`LARGE_ITERATION`] tests: it is read again whole on a
+    /// change anyway, and the app holds the one copy a person looks at.
     fn evict_older(&mut self) {
         if !self.newest_first {
             return;
         }
-        let n = self.iters.len();
-        for it in self.iters.iter_mut().take(n.saturating_sub(1)) {
-            if !it.evicted && !it.unread {
+        let (n, limit) = (self.iters.len(), self.large_iteration);
+        for (i, it) in self.iters.iter_mut().enumerate() {
+            let large = || it.document_tests().is_some_and(|t| t >= limit);
+            if !it.evicted && !it.unread && it.sent && (i + 1 < n || large()) {
                 it.evict();
             }
         }
@@ -301,6 +313,11 @@ impl Store {
         })
     }
 
+    /// Sets [`LARGE_ITERATION`] (tests use small numbers).
+    pub fn set_large_iteration(&mut self, tests: usize) {
+        self.large_iteration = tests;
+    }
+
     /// Iterations not read yet (see [`Store::set_newest_first`]).
     pub fn unread(&self) -> usize {
         self.iters.iter().filter(|it| it.unread).count()
@@ -334,8 +351,11 @@ impl Store {
             it.reload();
             it.refresh(root, &mut ctx, &HashSet::new(), now, settle);
             it.mark_shown(now, settle);
-            updated.push(it.build(root, ctx.formats, now, settle));
+            let data = it.build(root, ctx.formats, now, settle);
+            it.sent_len = Some(data.tests.len());
+            updated.push(data);
             it.sent = true;
+            it.reloaded = false;
             it.clear_deltas();
         }
         updated.reverse();
@@ -418,14 +438,25 @@ impl Store {
         for it in self.iters.iter_mut().filter(|it| dirty.contains(&it.name)) {
             debug_assert!(!it.evicted, "a dropped iteration handed out");
             it.mark_shown(now, settle);
-            match patches
-                .then(|| it.build_patch(root, formats, now, settle))
-                .flatten()
-            {
-                Some(p) => patched.push(p),
-                None => updated.push(it.build(root, formats, now, settle)),
+            let patch = if patches {
+                it.build_kept(root, formats, now, settle)
+                    .or_else(|| it.build_patch(root, formats, now, settle))
+            } else {
+                None
+            };
+            match patch {
+                Some(p) => {
+                    it.sent_len = Some(p.len);
+                    patched.push(p);
+                }
+                None => {
+                    let data = it.build(root, formats, now, settle);
+                    it.sent_len = Some(data.tests.len());
+                    updated.push(data);
+                }
             }
             it.sent = true;
+            it.reloaded = false;
             it.clear_deltas();
         }
         self.evict_older();
