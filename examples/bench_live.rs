@@ -239,6 +239,8 @@ fn big_child(root: &str) {
     let mut state = State::new("bench", None, Utc::now());
     state.compact_history = true;
     feed(&mut state, store.refresh_live(None));
+    // As the UI's reader does after a big read.
+    loopdeck::oneshot::give_back_freed_memory();
     update(&mut state, Msg::Resize(120, 40));
     let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
     term.draw(|f| draw(f, &state, &Theme::plain())).unwrap();

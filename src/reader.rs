@@ -118,6 +118,9 @@ fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
     // read in small batches while nothing else happens (see below).
     store.set_newest_first(true);
     let mut changes = store.refresh_live(None);
+    if store.bytes_read() >= TRIM_AFTER_BYTES {
+        crate::oneshot::give_back_freed_memory();
+    }
     let mut looked_at: Option<Vec<PathBuf>> = None;
     loop {
         let heads = changes.patched.iter().map(|p| &p.data);
@@ -175,14 +178,22 @@ fn reader_loop(mut store: Store, mut events: Events, tx: UnboundedSender<Msg>) {
             looked_at = Some(ev.paths);
             continue;
         }
+        let read_before = store.bytes_read();
         changes = if ev.rescan {
             store.refresh_live(None)
         } else {
             store.refresh_live(Some(&ev.paths))
         };
         looked_at = (!ev.rescan).then_some(ev.paths);
+        if store.bytes_read() - read_before >= TRIM_AFTER_BYTES {
+            crate::oneshot::give_back_freed_memory();
+        }
     }
 }
+
+/// After reading this much at once, the freed parse memory is given back
+/// to the system (see [`crate::oneshot::give_back_freed_memory`]).
+const TRIM_AFTER_BYTES: u64 = 64 << 20;
 
 /// Older iterations read per batch while filling in a long history: small
 /// enough that a change waits at most a few milliseconds behind one.

@@ -84,6 +84,13 @@ pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
 /// How long an empty or half-written file is considered "being written".
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(5);
 
+/// Whether iteration `i` of `n` is dropped once handed out: any but the
+/// newest, and the newest when it is only whole documents of `limit` tests
+/// or more.
+fn dropped_after(it: &IterState, i: usize, n: usize, limit: usize) -> bool {
+    i + 1 < n || it.document_tests().is_some_and(|t| t >= limit)
+}
+
 /// What a [`Store::refresh`] found. Apply `removed` before `updated` (a key
 /// can be in both when the layout changed).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -230,16 +237,21 @@ impl Store {
     /// of more than [`LARGE_ITERATION`] tests: it is read again whole on a
     /// change anyway, and the app holds the one copy a person looks at.
     fn evict_older(&mut self) {
-        if !self.newest_first {
+        let Some(limit) = self.dropping() else {
             return;
-        }
-        let (n, limit) = (self.iters.len(), self.large_iteration);
+        };
+        let n = self.iters.len();
         for (i, it) in self.iters.iter_mut().enumerate() {
-            let large = || it.document_tests().is_some_and(|t| t >= limit);
-            if !it.evicted && !it.unread && it.sent && (i + 1 < n || large()) {
+            if !it.evicted && !it.unread && it.sent && dropped_after(it, i, n, limit) {
                 it.evict();
             }
         }
+    }
+
+    /// Whether iterations are dropped once handed out, and from how many
+    /// tests the newest is too.
+    fn dropping(&self) -> Option<usize> {
+        self.newest_first.then_some(self.large_iteration)
     }
 
     /// Lists the iterations without reading any (`loopdeck status` reads
@@ -339,24 +351,38 @@ impl Store {
             bytes_read: &mut self.bytes_read,
         };
         let (root, settle) = (&self.root, self.settle);
+        let (n, drop) = (
+            self.iters.len(),
+            self.newest_first.then_some(self.large_iteration),
+        );
         let mut updated = Vec::new();
-        for it in self
+        for (i, it) in self
             .iters
             .iter_mut()
+            .enumerate()
             .rev()
-            .filter(|it| which(it))
+            .filter(|(_, it)| which(it))
             .take(limit)
         {
             it.unread = false;
             it.reload();
             it.refresh(root, &mut ctx, &HashSet::new(), now, settle);
             it.mark_shown(now, settle);
-            let data = it.build(root, ctx.formats, now, settle);
+            // Dropped right after: moved out, not copied.
+            let move_out = drop.is_some_and(|limit| dropped_after(it, i, n, limit));
+            let data = if move_out {
+                it.build_owned(root, ctx.formats, now, settle)
+            } else {
+                it.build(root, ctx.formats, now, settle)
+            };
             it.sent_len = Some(data.tests.len());
             updated.push(data);
             it.sent = true;
             it.reloaded = false;
             it.clear_deltas();
+            if move_out {
+                it.evict();
+            }
         }
         updated.reverse();
         self.evict_older();
@@ -434,9 +460,14 @@ impl Store {
         let (root, formats, settle) = (&self.root, &*self.formats, self.settle);
         let mut updated = Vec::new();
         let mut patched = Vec::new();
+        let (n, drop) = (self.iters.len(), self.dropping());
         // (An evicted iteration is never dirty: a change re-reads it whole.)
-        for it in self.iters.iter_mut().filter(|it| dirty.contains(&it.name)) {
+        for (i, it) in self.iters.iter_mut().enumerate() {
+            if !dirty.contains(&it.name) {
+                continue;
+            }
             debug_assert!(!it.evicted, "a dropped iteration handed out");
+            let mut move_out = false;
             it.mark_shown(now, settle);
             let patch = if patches {
                 it.build_kept(root, formats, now, settle)
@@ -450,7 +481,14 @@ impl Store {
                     patched.push(p);
                 }
                 None => {
-                    let data = it.build(root, formats, now, settle);
+                    // Dropped right after (see `evict_older`): moved, not
+                    // copied, so a huge report is never held twice.
+                    move_out = drop.is_some_and(|limit| dropped_after(it, i, n, limit));
+                    let data = if move_out {
+                        it.build_owned(root, formats, now, settle)
+                    } else {
+                        it.build(root, formats, now, settle)
+                    };
                     it.sent_len = Some(data.tests.len());
                     updated.push(data);
                 }
@@ -458,6 +496,9 @@ impl Store {
             it.sent = true;
             it.reloaded = false;
             it.clear_deltas();
+            if move_out {
+                it.evict();
+            }
         }
         self.evict_older();
         Changes {
