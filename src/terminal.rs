@@ -255,7 +255,11 @@ async fn sleep_until(at: Option<Instant>) {
 fn run_msg(edges: &mut Edges, ev: RunEvent, more: &mut UnboundedReceiver<RunEvent>) -> Option<Msg> {
     let kind = edges.run_kind.unwrap_or(RunKind::Test);
     match ev {
-        RunEvent::Started { id, .. } => Some(Msg::RunStarted { kind, id }),
+        RunEvent::Started { id, .. } => Some(Msg::RunStarted {
+            kind,
+            id,
+            started: Utc::now(),
+        }),
         RunEvent::Finished(record) => {
             edges.run = None;
             edges.run_kind = None;

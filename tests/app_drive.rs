@@ -83,11 +83,13 @@ fn t_runs_tests_and_output_streams() {
         }]
     );
     assert_eq!(s.active.as_ref().unwrap().kind, RunKind::Test);
+    let started = s.now;
     update(
         &mut s,
         Msg::RunStarted {
             kind: RunKind::Test,
             id: "test-1".into(),
+            started,
         },
     );
     update(
@@ -341,4 +343,31 @@ impl IntoMsg for KeyEvent {
     fn into_msg(self) -> Msg {
         Msg::Key(self)
     }
+}
+
+#[test]
+fn the_run_timer_counts_from_the_recorded_start_not_a_stale_clock() {
+    let mut s = driving();
+    // The screen was quiet for ten minutes: its clock is that old.
+    let real_now = s.now;
+    s.now = real_now - chrono::Duration::minutes(10);
+    assert_eq!(
+        update(&mut s, ch('T')),
+        vec![Effect::Start {
+            kind: RunKind::Test,
+            next_iteration: false
+        }]
+    );
+    update(
+        &mut s,
+        Msg::RunStarted {
+            kind: RunKind::Test,
+            id: "test-1".into(),
+            started: real_now,
+        },
+    );
+    update(&mut s, Msg::Tick(real_now + chrono::Duration::seconds(1)));
+    let a = s.active.as_ref().unwrap();
+    assert_eq!(a.started, real_now);
+    assert_eq!((s.now - a.started).num_seconds(), 1, "0:01, not 10:01");
 }

@@ -6,6 +6,7 @@ use super::keymap::Action;
 use super::msg::Effect;
 use super::state::{Focus, State};
 use crate::model::{DeployState, RunKind, RunRecord, duration_text, parse_time};
+use chrono::{DateTime, Utc};
 
 /// Where the loop stands, from the latest iteration and what runs now.
 pub fn loop_stage(state: &State) -> Stage {
@@ -205,9 +206,11 @@ fn cancel(state: &mut State) -> Vec<Effect> {
     }
 }
 
-pub fn on_started(state: &mut State, kind: RunKind, id: String) {
+pub fn on_started(state: &mut State, kind: RunKind, id: String, started: DateTime<Utc>) {
     if let Some(a) = state.active.as_mut().filter(|a| a.kind == kind) {
         a.id = Some(id);
+        // The clock on screen may be a quiet spell old at the key press.
+        a.started = started;
     }
 }
 

@@ -23,10 +23,12 @@ pub enum Msg {
     RootError(Option<String>),
     /// Warnings that concern the whole directory (watcher trouble, unreadable root).
     DirWarning(String),
-    /// A command this loopdeck asked for has started (its record id).
+    /// A command this loopdeck asked for has started (its record id, and
+    /// when: the run's timer counts from this, not from the key press).
     RunStarted {
         kind: RunKind,
         id: String,
+        started: DateTime<Utc>,
     },
     /// Output lines of the running command, already sanitized.
     RunOutput(Vec<String>),

@@ -64,8 +64,8 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Msg::RunStarted { kind, id } => {
-            drive::on_started(state, kind, id);
+        Msg::RunStarted { kind, id, started } => {
+            drive::on_started(state, kind, id, started);
             Vec::new()
         }
         Msg::RunOutput(lines) => {
