@@ -16,6 +16,30 @@ use crate::runner;
 
 const LOGS: [(&str, RunKind); 2] = [("deploy.log", RunKind::Deploy), ("test.log", RunKind::Test)];
 
+/// The tail of the newest command log in an iteration folder `dir` (the
+/// last [`crate::logtail::MAX_READ`] bytes at most, sanitized lines), and
+/// which log it is; `(None, [])` when the folder has none. For a past
+/// iteration's own output pane.
+pub fn newest_log_tail(dir: &Path) -> (Option<RunKind>, Vec<String>) {
+    let newest = LOGS
+        .iter()
+        .filter_map(|(name, kind)| {
+            let path = dir.join(name);
+            let meta = std::fs::symlink_metadata(&path)
+                .ok()
+                .filter(|m| m.is_file())?;
+            Some((meta.modified().ok()?, path, *kind))
+        })
+        .max_by_key(|(modified, _, _)| *modified);
+    match newest {
+        Some((_, path, kind)) => {
+            let lines = LogTail::new(&path).read_new().unwrap_or_default();
+            (Some(kind), lines)
+        }
+        None => (None, Vec::new()),
+    }
+}
+
 /// Whether `path` is a command's log (`test.log`, `deploy.log`): what a
 /// command printing fast writes to thousands of times a second.
 pub fn is_command_log(path: &Path) -> bool {

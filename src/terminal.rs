@@ -334,6 +334,15 @@ fn apply(edges: &mut Edges, state: &mut State, msg: Msg) -> Result<bool> {
                     let _ = answer.send(Started { kind, result });
                 });
             }
+            // A past iteration's own output: the tail of its newest log,
+            // read off the UI task.
+            Effect::LoadOutput { key, dir } => {
+                let tx = edges.loaded_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let (kind, lines) = crate::follow::newest_log_tail(&dir);
+                    let _ = tx.send(Msg::PastOutput { key, kind, lines });
+                });
+            }
             // An older iteration comes on screen: its tests are read off
             // the UI task, from the directory, and arrive as data.
             Effect::Load(key) => {

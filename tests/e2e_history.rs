@@ -41,3 +41,30 @@ fn stepping_back_through_a_compact_history_shows_each_iterations_failures() {
     tui.press("G");
     tui.wait_text("broken in iteration 40");
 }
+
+#[test]
+fn a_past_iteration_shows_its_own_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 1..=2 {
+        let dir = tmp.path().join(format!("iter-{i:03}"));
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("junit.xml"), junit(i)).unwrap();
+        fs::write(
+            dir.join("test.log"),
+            format!("collected 3 items\npytest said: run of iteration {i}\n"),
+        )
+        .unwrap();
+    }
+    let mut tui = Tui::start(&["watch", tmp.path().to_str().unwrap()], 120, 40);
+    tui.wait_text("pytest said: run of iteration 2");
+    tui.press("[");
+    tui.wait_text("pytest said: run of iteration 1");
+    assert!(
+        !tui.screen().contains("run of iteration 2"),
+        "iteration 1 shows its own log, not the latest's:\n{}",
+        tui.screen()
+    );
+    tui.wait_text("Output · iteration 1 · last test run");
+    tui.press("G");
+    tui.wait_text("pytest said: run of iteration 2");
+}

@@ -23,5 +23,5 @@ pub fn keymap_help() -> &'static [(&'static str, &'static str)] {
 }
 pub use msg::{Effect, Msg};
 pub use rows::{FailureRow, PROVISIONAL_KEY};
-pub use state::{Focus, Input, State};
+pub use state::{Focus, Input, PastOutput, State};
 pub use update::{detail_test, update};

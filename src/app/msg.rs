@@ -50,6 +50,14 @@ pub enum Msg {
         running: Option<RunRecord>,
         lock: Option<crate::lock::LockInfo>,
     },
+    /// The command output recorded in a past iteration's folder (the tail
+    /// of its newest log), answering [`Effect::LoadOutput`].
+    PastOutput {
+        key: String,
+        /// Which log, `None` when the folder has none.
+        kind: Option<RunKind>,
+        lines: Vec<String>,
+    },
     /// Wall clock; only sent while something on screen shows elapsed time.
     Tick(DateTime<Utc>),
 }
@@ -70,4 +78,11 @@ pub enum Effect {
     /// Read this iteration's tests again (by key): it is on screen but was
     /// kept compact. The answer comes as [`Msg::Data`].
     Load(String),
+    /// Read the tail of the newest command log in a past iteration's
+    /// folder (`dir`), for its own output pane; answered by
+    /// [`Msg::PastOutput`] with `key`.
+    LoadOutput {
+        key: String,
+        dir: std::path::PathBuf,
+    },
 }

@@ -97,6 +97,21 @@ pub struct State {
     pub compact_history: bool,
     /// The iteration whose tests were asked for, until they arrive.
     pub loading: Option<String>,
+    /// The output pane of a past iteration on screen: its own recorded log
+    /// (`output` is the live one, the latest iteration's).
+    pub past_output: Option<PastOutput>,
+}
+
+/// A past iteration's recorded command output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastOutput {
+    pub key: String,
+    /// Which log it is; `None`: asked for, not here yet, or the folder has
+    /// no log.
+    pub kind: Option<crate::model::RunKind>,
+    pub lines: Vec<String>,
+    /// The answer has come.
+    pub loaded: bool,
 }
 
 impl State {
@@ -135,6 +150,7 @@ impl State {
             lock: None,
             compact_history: false,
             loading: None,
+            past_output: None,
         }
     }
 

@@ -17,7 +17,33 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     if state.compact_history {
         keep_history_compact(state, &mut effects);
     }
+    ask_for_past_output(state, &mut effects);
     effects
+}
+
+/// A past iteration on screen shows its own recorded output: asked for
+/// once when it comes on screen.
+fn ask_for_past_output(state: &mut State, effects: &mut Vec<Effect>) {
+    if state.is_live() {
+        state.past_output = None;
+        return;
+    }
+    let Some(it) = state.current() else { return };
+    if state
+        .past_output
+        .as_ref()
+        .is_some_and(|p| p.key == it.data.key)
+    {
+        return;
+    }
+    let (key, dir) = (it.data.key.clone(), it.data.path.clone());
+    state.past_output = Some(super::state::PastOutput {
+        key: key.clone(),
+        kind: None,
+        lines: Vec::new(),
+        loaded: false,
+    });
+    effects.push(Effect::LoadOutput { key, dir });
 }
 
 /// Iterations other than the latest and the one on screen keep only their
@@ -84,6 +110,14 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Activity { running, lock } => {
             state.running = running;
             state.lock = lock;
+            Vec::new()
+        }
+        Msg::PastOutput { key, kind, lines } => {
+            if let Some(p) = state.past_output.as_mut().filter(|p| p.key == key) {
+                p.kind = kind;
+                p.lines = lines;
+                p.loaded = true;
+            }
             Vec::new()
         }
         Msg::Tick(now) => {

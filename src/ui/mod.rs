@@ -62,8 +62,13 @@ fn draw_wide(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, warnin
         8
     };
     // The output pane appears once there is output (or the user asks for it).
-    let show_output =
-        state.active.is_some() || !state.output.lines.is_empty() || state.focus == Focus::Output;
+    let show_output = state.active.is_some()
+        || !state.output.lines.is_empty()
+        || state
+            .past_output
+            .as_ref()
+            .is_some_and(|p| !p.lines.is_empty())
+        || state.focus == Focus::Output;
     let output_h = if show_output {
         (area.height / 4).max(6)
     } else {

@@ -12,6 +12,10 @@ use crate::app::{Focus, State};
 use crate::model::duration_text;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    if let Some(past) = &state.past_output {
+        draw_past(frame, area, state, past, theme);
+        return;
+    }
     let focused = state.focus == Focus::Output;
     let out = &state.output;
     let mut title = match (&state.active, out.kind) {
@@ -55,6 +59,40 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             format!("… {} earlier lines are in the log file", out.dropped),
             theme.dim(),
         );
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A past iteration's own recorded output (the tail of its newest log).
+fn draw_past(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    past: &crate::app::PastOutput,
+    theme: &Theme,
+) {
+    let focused = state.focus == Focus::Output;
+    let label = state.current().map(|it| it.label()).unwrap_or_default();
+    let title = match past.kind {
+        Some(kind) => format!(" Output · iteration {label} · last {} ", kind.label()),
+        None => format!(" Output · iteration {label} "),
+    };
+    let block = pane_block(Line::styled(title, theme.title()), focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let height = inner.height as usize;
+    let start = past.lines.len().saturating_sub(height);
+    let mut lines: Vec<Line> = past.lines[start..]
+        .iter()
+        .map(|l| Line::raw(l.as_str()))
+        .collect();
+    if lines.is_empty() {
+        let hint = if past.loaded {
+            "no command output recorded in this iteration"
+        } else {
+            "reading this iteration's log…"
+        };
+        lines.push(Line::styled(hint, theme.dim()));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
