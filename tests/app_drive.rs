@@ -275,7 +275,7 @@ fn a_provisional_green_is_not_green_and_a_full_run_is_next() {
     assert_eq!(s.latest().unwrap().summary.totals.verified(), 10);
     assert_eq!(loop_stage(&s), Stage::Provisional);
     assert_eq!(
-        Stage::Provisional.next_step(),
+        Stage::Provisional.next_step(false),
         Some(("T", "full run to confirm"))
     );
     // Nothing fails, so R has nothing to rerun: it points at T.

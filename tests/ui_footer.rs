@@ -66,3 +66,14 @@ fn at_80_columns_help_outlasts_every_other_hint() {
     let narrow = footer(&s, 60, 24);
     assert!(narrow.contains("? help"), "{narrow}");
 }
+
+#[test]
+fn a_run_started_elsewhere_offers_no_cancel_key() {
+    let mut s = state();
+    // The latest iteration's report is still streaming, and nothing runs
+    // in this loopdeck.
+    s.iterations.last_mut().unwrap().data.running = true;
+    let line = footer(&s, 100, 30);
+    assert!(line.contains("testing (started elsewhere)"), "{line}");
+    assert!(!line.contains("X cancel"), "{line}");
+}

@@ -124,14 +124,17 @@ impl Stage {
     }
 
     /// The key that takes the loop forward from here, with what it does.
-    pub fn next_step(self) -> Option<(&'static str, &'static str)> {
+    /// `owned`: this loopdeck runs the command (only then can `X` cancel
+    /// a deploy or test run in progress; one seen in the directory was
+    /// started elsewhere).
+    pub fn next_step(self, owned: bool) -> Option<(&'static str, &'static str)> {
         match self {
             Stage::Empty | Stage::NeedsFix => Some(("N", "next iteration")),
             Stage::NeedsDeploy => Some(("D", "deploy")),
             Stage::NeedsTests => Some(("T", "run tests")),
             Stage::Provisional => Some(("T", "full run to confirm")),
-            Stage::Deploying | Stage::Testing => Some(("X", "cancel")),
-            Stage::Green => None,
+            Stage::Deploying | Stage::Testing if owned => Some(("X", "cancel")),
+            Stage::Deploying | Stage::Testing | Stage::Green => None,
         }
     }
 }

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use crate::app::{Control, Input, State, loop_stage};
+use crate::app::{Control, Input, Stage, State, loop_stage};
 use crate::model::duration_text;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
@@ -139,7 +139,12 @@ fn loop_status<'a>(state: &State, theme: &Theme) -> Vec<Span<'a>> {
     };
     let stage = loop_stage(state);
     let mut spans = vec![Span::styled(format!("{} ", stage.label()), theme.title())];
-    if let Some((key, what)) = stage.next_step() {
+    // Here nothing runs in this loopdeck (that case returned above): a
+    // deploy or test run in progress was started elsewhere.
+    if matches!(stage, Stage::Deploying | Stage::Testing) {
+        spans.push(Span::raw("(started elsewhere)"));
+    }
+    if let Some((key, what)) = stage.next_step(state.active.is_some()) {
         spans.push(Span::raw("→ "));
         spans.push(Span::styled(key, theme.key()));
         spans.push(Span::raw(format!(" {what}")));
