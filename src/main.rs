@@ -16,6 +16,9 @@ use loopdeck::terminal::{self, ViewOptions};
 use loopdeck::{demo, headless, sanitize, status};
 
 fn main() -> ExitCode {
+    // Orphans among the runs' descendants (a double-forked daemon) are
+    // re-parented to loopdeck, not init: still in reach, and reaped here.
+    loopdeck::runner::tree::set_subreaper();
     // color-eyre first: ratatui::init() chains its restoring panic hook in front of it.
     if let Err(e) = color_eyre::install() {
         eprintln!("loopdeck: {e}");
