@@ -78,6 +78,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// End the processes of a run whose loopdeck was killed mid-run and
+    /// record the run as interrupted (exit 0 done or nothing to do, 1 some
+    /// processes could not be ended, 2 nothing done: no config, or a run is
+    /// going right now).
+    Cancel,
     /// Write what a person or agent says about an iteration into its iteration.json.
     Note {
         /// The iteration (number or folder name; default: the latest).

@@ -274,6 +274,18 @@ pub fn kill_all() -> usize {
     live.len()
 }
 
+/// Writes the end of a run another loopdeck started and never finished
+/// (see [`crate::driver::reconcile`]): the outcome line in its log and a
+/// `finished` line marked `"interrupted":true` in its `runs.jsonl`.
+pub fn record_interrupted(log_path: &Path, runs_path: &Path, rec: &RunRecord) -> io::Result<()> {
+    let footer = footer_line(rec);
+    if let Ok(mut log) = OpenOptions::new().append(true).open(log_path) {
+        let _ = log_lines(&mut log, log_path, output::Echo::None, &[&footer]);
+    }
+    let mut runs = OpenOptions::new().read(true).append(true).open(runs_path)?;
+    record::append_line(&mut runs, &record::interrupted_line(rec))
+}
+
 /// How many runs of this process are still going.
 pub fn running() -> usize {
     registry().len()
