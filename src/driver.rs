@@ -251,15 +251,15 @@ pub fn refusal(left: &[Interrupted]) -> String {
         .filter(|i| !i.alive.is_empty())
         .map(|i| {
             format!(
-                "the {} {} (started {}) was never finished (the loopdeck running it was killed?) and its processes still run: pids {}",
+                "pids {} of an unfinished {} still run (its loopdeck was killed?): `loopdeck cancel` ends them ({}, started {})",
+                runner::tree::pid_list(&i.alive),
                 i.record.kind.label(),
                 i.record.id,
                 i.record.started.format("%Y-%m-%d %H:%M:%SZ"),
-                runner::tree::pid_list(&i.alive)
             )
         })
         .collect();
-    format!("{}; `loopdeck cancel` ends them", runs.join("; "))
+    runs.join("; ")
 }
 
 /// Records an interrupted run whose processes are gone: ended by `loopdeck

@@ -6,27 +6,14 @@
 //! No sleeps as synchronisation: waits are bounded polls on the pid file
 //! and on `/proc`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+
+use common::procs::{Cleanup, alive, all_gone, escapees, project};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loopdeck");
-
-/// A project whose deploy is `escapees.sh` (writes its processes' pids to
-/// `pids`) and whose tests just print.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let script = format!("{}/tests/scripts/escapees.sh", env!("CARGO_MANIFEST_DIR"));
-    std::fs::write(
-        dir.path().join("loopdeck.toml"),
-        format!(
-            "results_dir = \"results\"\n[test]\ncommand = \"echo tests ran\"\n[deploy]\ncommand = \"sh '{script}' pids\"\n[cancel]\ngrace = \"2s\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join(".git"), "").unwrap(); // config lookup stops here
-    dir
-}
 
 fn start(dir: &Path, args: &[&str]) -> Child {
     Command::new(BIN)
@@ -48,57 +35,11 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Alive and not a zombie (nothing may reap an orphan in a container).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !matches!(
-            s.rsplit(')').next().unwrap_or("").split_whitespace().next(),
-            Some("Z" | "X")
-        )
-    })
-}
-
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
-}
-
-/// Waits until the deploy's four escapees are running; their pids.
-fn escapees(dir: &Path) -> Vec<i32> {
-    let file = dir.join("pids");
-    let read = || -> Vec<i32> {
-        std::fs::read_to_string(&file)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    };
-    wait_for("the escapees' pids", Duration::from_secs(20), || {
-        read().len() == 4
-    });
-    let pids = read();
-    assert!(pids.iter().all(|&p| alive(p)), "{pids:?}");
-    pids
-}
-
 /// `loopdeck test` starts and succeeds.
 fn tests_run(p: &Path) {
     let out = run(p, &["test"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-}
-
-fn assert_all_gone(pids: &[i32]) {
-    for &pid in pids {
-        wait_for(
-            &format!("pid {pid} to die"),
-            Duration::from_secs(10),
-            || !alive(pid),
-        );
-    }
 }
 
 fn runs(dir: &Path) -> String {
@@ -118,11 +59,12 @@ fn signal_ends_everything(sig: i32) {
     let p = proj.path();
     let mut loopdeck = start(p, &["deploy"]);
     let pids = escapees(p);
+    let _cleanup = Cleanup(pids.clone());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(loopdeck.id() as i32, sig) };
     let out = loopdeck.wait().unwrap();
     assert_eq!(out.code(), Some(1), "a cancelled deploy is exit 1");
-    assert_all_gone(&pids);
+    all_gone(&pids);
     let runs = runs(p);
     assert!(runs.contains("\"event\":\"finished\""), "{runs}");
     assert!(runs.contains("\"cancelled\":true"), "{runs}");
@@ -155,6 +97,7 @@ fn after_sigkill_no_second_run_until_cancel_ends_the_first_ones_processes() {
     let proj = project();
     let p = proj.path();
     let pids = killed_mid_run(p);
+    let _cleanup = Cleanup(pids.clone());
 
     // A second loopdeck refuses, naming the processes.
     let out = run(p, &["test"]);
@@ -170,7 +113,7 @@ fn after_sigkill_no_second_run_until_cancel_ends_the_first_ones_processes() {
     let out = run(p, &["cancel"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert_all_gone(&pids);
+    all_gone(&pids);
     let finished: Vec<serde_json::Value> = runs(p)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -194,6 +137,7 @@ fn after_sigkill_processes_that_ended_by_themselves_are_reconciled_at_the_next_s
     let proj = project();
     let p = proj.path();
     let pids = killed_mid_run(p);
+    let _cleanup = Cleanup(pids.clone());
     let root: PathBuf = p.join("results/iter-001");
     let started: serde_json::Value = serde_json::from_str(runs(p).lines().next().unwrap()).unwrap();
     assert!(started["pid_start"].as_u64().is_some(), "{started}");
@@ -204,8 +148,8 @@ fn after_sigkill_processes_that_ended_by_themselves_are_reconciled_at_the_next_s
     }
     // The run's root `sh` ends once its children are gone.
     let root_pid = started["pid"].as_i64().unwrap() as i32;
-    assert_all_gone(&pids);
-    assert_all_gone(&[root_pid]);
+    all_gone(&pids);
+    all_gone(&[root_pid]);
     tests_run(p);
     assert_eq!(deploy_state(p), "failed");
     let text = runs(p);
