@@ -78,6 +78,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// End the processes of a run whose loopdeck was killed mid-run.
+    ///
+    /// Sends them SIGTERM, waits the `[cancel] grace`, then SIGKILL, and
+    /// records the run as interrupted (`deploy.json` too). Exit 0: done, or
+    /// nothing to do; 1: some processes could not be ended; 2: nothing done
+    /// (no config, or a loopdeck is running a run right now: cancel it
+    /// there).
+    Cancel,
     /// Write what a person or agent says about an iteration into its iteration.json.
     Note {
         /// The iteration (number or folder name; default: the latest).

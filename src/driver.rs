@@ -3,6 +3,31 @@
 //! the deploy in deploy.json, expand the command, hand it to the runner.
 //! Everything it does is written into the results directory first, so any
 //! other loopdeck watching the directory sees the run live.
+//!
+//! # After a loopdeck was killed mid-run
+//!
+//! `kill -9` (or the OOM killer) cannot be caught: the run's processes go
+//! on, its `started` line stays without a `finished` one, and a deploy's
+//! `deploy.json` says `deploying`. Holding the lock, [`start`] first looks
+//! for such a run: a run of the latest iteration's `runs.jsonl`, started on
+//! this host, with no `finished` line (the lock is free, so no loopdeck is
+//! running it). Its processes are found by the root's pid + start time
+//! (`pid_start` in the `started` line) and by the run's mark (see
+//! [`runner::tree`]).
+//!
+//! * While any of them lives, no run starts: the refusal names the run and
+//!   its pids and says that `loopdeck cancel` ends them ([`interrupted`],
+//!   [`refusal`]).
+//! * `loopdeck cancel` ends them (SIGTERM, the `[cancel] grace`, SIGKILL).
+//! * Once they are gone (ended by `cancel`, or by themselves), the run is
+//!   reconciled ([`reconcile`]): a `finished` line with `"interrupted":true`,
+//!   `cancelled`, and an `error` saying what happened is appended (plus an
+//!   outcome line in the log), and a `deploying` `deploy.json` becomes
+//!   `cancelled` (its processes were ended) or `failed` (they were gone)
+//!   with that message. `start` does this by itself before starting.
+//!
+//! Runs started on another host are left alone: their pids mean nothing
+//! here.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +44,11 @@ use crate::runner::{self, RunEvent, RunHandle, RunSpec};
 /// Starts `kind` for the loop `config` describes. Events (started, output
 /// grew, finished) go to `tx`; the output goes to the iteration's log and to
 /// `echo`; the returned handle cancels the run, and dropping it kills the
-/// run's process group.
+/// run's processes (group and tree) at once.
+///
+/// Refused (besides a held lock) while a run whose loopdeck was killed
+/// still has processes alive; such a run whose processes are gone is
+/// recorded as interrupted first (see the module docs).
 ///
 /// Blocking: it takes the lock and reads and writes the results directory
 /// (the iteration it runs in, and `deploy.json` files newest first). The
@@ -48,6 +77,15 @@ pub fn start(
     std::fs::create_dir_all(&config.results_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.results_dir.display()))?;
     let guard = lock::try_acquire(&config.results_dir, kind.as_str()).map_err(|e| e.to_string())?;
+    // A run whose loopdeck was killed: refused while its processes live,
+    // recorded as interrupted once they are gone.
+    let left = interrupted(&config.results_dir);
+    if left.iter().any(|i| !i.alive.is_empty()) {
+        return Err(refusal(&left));
+    }
+    for i in &left {
+        reconcile(&config.results_dir, i, None)?;
+    }
 
     let (dir, number) = iteration_for(&config.results_dir, next_iteration)?;
     let latest_deploy = last_deploy(&config.results_dir);
@@ -166,9 +204,99 @@ fn write_deploy(dir: &Path, d: &Deployment) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}/deploy.json: {e}", dir.display()))
 }
 
-/// The folder the run writes into: the latest iteration, or a new one
-/// (`iter-NNN`, one past the highest number) for `next` or an empty loop.
-pub fn iteration_for(results_dir: &Path, next: bool) -> Result<(PathBuf, u64), String> {
+/// A run whose loopdeck ended without recording its end.
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    /// Its iteration folder.
+    pub dir: PathBuf,
+    pub record: RunRecord,
+    /// Its processes as recorded: root pid + start time, and its mark.
+    pub tree: runner::tree::Run,
+    /// Those of them alive now.
+    pub alive: Vec<runner::tree::Proc>,
+}
+
+/// The runs of the latest iteration that were started on this host and
+/// have no `finished` line, with their processes still alive. Only
+/// meaningful while holding the lock (otherwise a running run looks the
+/// same).
+pub fn interrupted(results_dir: &Path) -> Vec<Interrupted> {
+    let Ok(Some((_, dir))) = latest_iteration(results_dir) else {
+        return Vec::new();
+    };
+    let host = lock::hostname();
+    runner::record::read_recorded(&dir.join("runs.jsonl"))
+        .into_iter()
+        .filter(|r| r.record.finished.is_none() && r.record.host == host)
+        .map(|r| {
+            let root = i32::try_from(r.record.pid).ok().filter(|&p| p > 1);
+            let tree = runner::tree::Run {
+                id: r.record.id.clone(),
+                root: root.zip(r.pid_start),
+            };
+            Interrupted {
+                dir: dir.clone(),
+                alive: tree.alive(),
+                tree,
+                record: r.record,
+            }
+        })
+        .collect()
+}
+
+/// Why no run starts while an interrupted run's processes live.
+pub fn refusal(left: &[Interrupted]) -> String {
+    let runs: Vec<String> = left
+        .iter()
+        .filter(|i| !i.alive.is_empty())
+        .map(|i| {
+            format!(
+                "pids {} of an unfinished {} still run (its loopdeck was killed?): `loopdeck cancel` ends them ({}, started {})",
+                runner::tree::pid_list(&i.alive),
+                i.record.kind.label(),
+                i.record.id,
+                i.record.started.format("%Y-%m-%d %H:%M:%SZ"),
+            )
+        })
+        .collect();
+    runs.join("; ")
+}
+
+/// Records an interrupted run whose processes are gone: ended by `loopdeck
+/// cancel` with `signal` (its last signal), or gone by themselves (`None`).
+pub fn reconcile(results_dir: &Path, i: &Interrupted, signal: Option<i32>) -> Result<(), String> {
+    let now = Utc::now();
+    let mut rec = i.record.clone();
+    rec.finished = Some(now);
+    rec.duration_secs = Some((now - rec.started).num_milliseconds().max(0) as f64 / 1000.0);
+    rec.cancelled = true;
+    rec.exit_code = None;
+    rec.signal = signal;
+    rec.error = Some(match signal {
+        Some(_) => "interrupted: the loopdeck running it ended without finishing it; `loopdeck cancel` ended its processes".into(),
+        None => "interrupted: the loopdeck running it ended without finishing it; its processes were gone".into(),
+    });
+    let log = i.dir.join(rec.kind.log_name());
+    runner::record_interrupted(&log, &i.dir.join("runs.jsonl"), &rec)
+        .map_err(|e| format!("cannot record the interrupted {}: {e}", rec.kind.label()))?;
+    if rec.kind == RunKind::Deploy
+        && let Some(mut d) = Store::read_deploy(results_dir, &i.dir)
+        && d.state == DeployState::Deploying
+    {
+        d.state = if signal.is_some() {
+            DeployState::Cancelled
+        } else {
+            DeployState::Failed
+        };
+        d.finished = Some(now.to_rfc3339());
+        d.message = rec.error.clone();
+        write_deploy(&i.dir, &d)?;
+    }
+    Ok(())
+}
+
+/// The latest iteration folder (highest number), if any.
+fn latest_iteration(results_dir: &Path) -> Result<Option<(u64, PathBuf)>, String> {
     let mut latest: Option<(u64, PathBuf)> = None;
     let entries = std::fs::read_dir(results_dir)
         .map_err(|e| format!("cannot read {}: {e}", results_dir.display()))?;
@@ -183,6 +311,13 @@ pub fn iteration_for(results_dir: &Path, next: bool) -> Result<(PathBuf, u64), S
             latest = Some((n, entry.path()));
         }
     }
+    Ok(latest)
+}
+
+/// The folder the run writes into: the latest iteration, or a new one
+/// (`iter-NNN`, one past the highest number) for `next` or an empty loop.
+pub fn iteration_for(results_dir: &Path, next: bool) -> Result<(PathBuf, u64), String> {
+    let latest = latest_iteration(results_dir)?;
     match latest {
         Some((n, path)) if !next => Ok((path, n)),
         _ => {

@@ -93,9 +93,82 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_COMMAND_FAILED: i32 = 1;
 pub const EXIT_NOT_STARTED: i32 = 2;
 
+/// Exit codes of `loopdeck cancel` (documented in the README): 0 nothing of
+/// an interrupted run is left (its processes were ended, or there were
+/// none) and its records say interrupted; 1 some of its processes could not
+/// be ended (the records are left as they are); 2 nothing was done: no
+/// config, a loopdeck is running a run right now (the lock is held: cancel
+/// it there), or the records could not be written.
+pub const EXIT_CANCEL_OK: i32 = 0;
+pub const EXIT_CANCEL_LEFT: i32 = 1;
+pub const EXIT_CANCEL_NOT_DONE: i32 = 2;
+
+/// `loopdeck cancel`: ends the processes of runs whose loopdeck was killed
+/// (SIGTERM, the `[cancel] grace`, SIGKILL) and records those runs as
+/// interrupted (see [`crate::driver`]). Returns the exit code.
+pub fn cancel(config: &crate::config::Config) -> i32 {
+    use crate::runner::tree;
+    let root = &config.results_dir;
+    if !root.is_dir() {
+        eprintln!(
+            "loopdeck: nothing to cancel: {} does not exist",
+            root.display()
+        );
+        return EXIT_CANCEL_OK;
+    }
+    let _guard = match crate::lock::try_acquire(root, "cancel") {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!(
+                "loopdeck: cannot cancel: the lock is {}; a loopdeck is running it: cancel it there (X in its UI, Ctrl-C or SIGTERM to `loopdeck test/deploy/next`)",
+                crate::sanitize::line(&e.to_string())
+            );
+            return EXIT_CANCEL_NOT_DONE;
+        }
+    };
+    let found = crate::driver::interrupted(root);
+    if found.is_empty() {
+        eprintln!("loopdeck: nothing to cancel: no interrupted run in the latest iteration");
+        return EXIT_CANCEL_OK;
+    }
+    for i in found.iter().filter(|i| !i.alive.is_empty()) {
+        eprintln!(
+            "loopdeck: ending the interrupted {} {}: pids {}",
+            i.record.kind.label(),
+            i.record.id,
+            tree::pid_list(&i.alive)
+        );
+    }
+    let runs: Vec<tree::Run> = found.iter().map(|i| i.tree.clone()).collect();
+    let (last, left) = tree::terminate_blocking(&runs, config.grace);
+    if !left.is_empty() {
+        eprintln!(
+            "loopdeck: could not end pids {} (another user's?); the records are left as they are",
+            tree::pid_list(&left)
+        );
+        return EXIT_CANCEL_LEFT;
+    }
+    let mut code = EXIT_CANCEL_OK;
+    for i in &found {
+        match crate::driver::reconcile(root, i, last) {
+            Ok(()) => eprintln!(
+                "loopdeck: recorded the {} {} as interrupted",
+                i.record.kind.label(),
+                i.record.id
+            ),
+            Err(e) => {
+                eprintln!("loopdeck: {}", crate::sanitize::line(&e));
+                code = EXIT_CANCEL_NOT_DONE;
+            }
+        }
+    }
+    code
+}
+
 /// Runs `kind` (and for `next`, the tests after a good deploy) the way the UI
-/// does, printing the output as it streams. Ctrl-C or SIGTERM cancels the run
-/// (its whole process group) and waits for its record. Returns the exit code.
+/// does, printing the output as it streams. Ctrl-C, SIGTERM or SIGHUP
+/// cancels the run (its whole process tree, see `runner::tree`) and waits
+/// for its record. Returns the exit code.
 pub fn run(
     config: &crate::config::Config,
     kind: crate::model::RunKind,

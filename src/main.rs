@@ -16,6 +16,9 @@ use loopdeck::terminal::{self, ViewOptions};
 use loopdeck::{demo, headless, sanitize, status};
 
 fn main() -> ExitCode {
+    // Orphans among the runs' descendants (a double-forked daemon) are
+    // re-parented to loopdeck, not init: still in reach, and reaped here.
+    loopdeck::runner::tree::set_subreaper();
     // color-eyre first: ratatui::init() chains its restoring panic hook in front of it.
     if let Err(e) = color_eyre::install() {
         eprintln!("loopdeck: {e}");
@@ -94,6 +97,12 @@ fn main() -> ExitCode {
         }
         Some(Command::Next { json }) => {
             return headless_run(cli.config.as_deref(), RunKind::Deploy, true, json);
+        }
+        Some(Command::Cancel) => {
+            return match command_config(cli.config.as_deref(), headless::EXIT_CANCEL_NOT_DONE) {
+                Ok(config) => ExitCode::from(headless::cancel(&config) as u8),
+                Err(code) => code,
+            };
         }
         Some(Command::Demo { speed, dir }) => run_demo(speed, dir),
         Some(Command::Completions { shell }) => {
@@ -212,19 +221,27 @@ fn load_config(
     }
 }
 
-fn headless_run(explicit: Option<&Path>, kind: RunKind, next: bool, json: bool) -> ExitCode {
-    let config = match load_config(explicit, false) {
-        Ok(Ok(c)) => c,
+/// The config for a subcommand that runs or ends commands, or (having said
+/// why) the exit code `fail`.
+fn command_config(explicit: Option<&Path>, fail: i32) -> std::result::Result<Config, ExitCode> {
+    match load_config(explicit, false) {
+        Ok(Ok(c)) => Ok(c),
         Ok(Err(why)) => {
             eprintln!("loopdeck: cannot run commands: {why}");
-            return ExitCode::from(headless::EXIT_NOT_STARTED as u8);
+            Err(ExitCode::from(fail as u8))
         }
         Err(e) => {
             eprintln!("loopdeck: {e:#}");
-            return ExitCode::from(headless::EXIT_NOT_STARTED as u8);
+            Err(ExitCode::from(fail as u8))
         }
-    };
-    ExitCode::from(headless::run(&config, kind, next, json) as u8)
+    }
+}
+
+fn headless_run(explicit: Option<&Path>, kind: RunKind, next: bool, json: bool) -> ExitCode {
+    match command_config(explicit, headless::EXIT_NOT_STARTED) {
+        Ok(config) => ExitCode::from(headless::run(&config, kind, next, json) as u8),
+        Err(code) => code,
+    }
 }
 
 /// Where the loop is, found the same way by every subcommand.

@@ -83,10 +83,29 @@ async fn run_async(opts: ViewOptions) -> Result<()> {
         eyre!("loopdeck's screen needs a terminal ({e}); for scripts use `loopdeck status` or `--json`")
     })?;
     let root = opts.root.clone();
-    let result = event_loop(&mut terminal, &mut state, &theme, config.as_ref(), rx, root).await;
-    // Whatever way the loop ended, no command outlives loopdeck.
-    runner::kill_all();
+    let mut run = None;
+    let result = event_loop(
+        &mut terminal,
+        &mut state,
+        &theme,
+        config.as_ref(),
+        rx,
+        root,
+        &mut run,
+    )
+    .await;
+    // Whatever way the loop ended (quit, SIGTERM, SIGHUP, an error), no
+    // command outlives loopdeck: each run gets SIGTERM, its grace period,
+    // then SIGKILL. The terminal is given back first, so the wait is not a
+    // frozen screen.
     ratatui::restore();
+    if runner::running() > 0 {
+        eprintln!(
+            "loopdeck: ending the running command (SIGTERM, then SIGKILL after the grace period)"
+        );
+    }
+    runner::kill_all();
+    drop(run);
     result
 }
 
@@ -126,6 +145,7 @@ async fn event_loop(
     config: Option<&Config>,
     mut rx: UnboundedReceiver<Msg>,
     root: PathBuf,
+    keep: &mut Option<RunHandle>,
 ) -> Result<()> {
     let mut keys = EventStream::new();
     let (loaded_tx, mut loaded_rx) = unbounded_channel::<Msg>();
@@ -154,74 +174,82 @@ async fn event_loop(
     // Draw now, whatever the frame cap (a key, a resize).
     let mut urgent = false;
     let mut frames = Frames::default();
-    loop {
-        // A change that came too soon after a frame waits for the next one.
-        let mut frame_due = None;
-        if dirty {
-            match frames.due(urgent, Instant::now()) {
-                None => {
-                    update(state, Msg::Tick(Utc::now()));
-                    edges.terminal.draw(|f| ui::draw(f, state, theme))?;
-                    frames.drawn(Instant::now());
-                    dirty = false;
-                    urgent = false;
+    // Every way out of the loop comes here, so the run (if any) is handed
+    // to the caller to be ended gracefully instead of dropped (which kills
+    // at once).
+    let result: Result<()> = async {
+        loop {
+            // A change that came too soon after a frame waits for the next one.
+            let mut frame_due = None;
+            if dirty {
+                match frames.due(urgent, Instant::now()) {
+                    None => {
+                        update(state, Msg::Tick(Utc::now()));
+                        edges.terminal.draw(|f| ui::draw(f, state, theme))?;
+                        frames.drawn(Instant::now());
+                        dirty = false;
+                        urgent = false;
+                    }
+                    later => frame_due = later,
                 }
-                later => frame_due = later,
             }
-        }
-        let msg = tokio::select! {
-            // Keys first: they are never delayed by a stream of messages.
-            biased;
-            ev = keys.next() => match ev {
-                Some(Ok(Event::Key(k))) => {
-                    urgent = true;
-                    Msg::Key(k)
+            let msg = tokio::select! {
+                // Keys first: they are never delayed by a stream of messages.
+                biased;
+                ev = keys.next() => match ev {
+                    Some(Ok(Event::Key(k))) => {
+                        urgent = true;
+                        Msg::Key(k)
+                    }
+                    Some(Ok(Event::Resize(w, h))) => {
+                        urgent = true;
+                        Msg::Resize(w, h)
+                    }
+                    Some(Ok(_)) => continue,
+                    // The terminal is gone (SSH dropped): leave instead of spinning.
+                    Some(Err(e)) => return Err(eyre!("terminal input failed: {e}")),
+                    None => return Ok(()),
+                },
+                // On these returns the runs are ended gracefully (`kill_all`
+                // after the loop, before the handle in `edges` is dropped).
+                _ = sigterm.recv() => return Ok(()),
+                _ = sighup.recv() => return Ok(()),
+                _ = sigint.recv() => return Ok(()),
+                _ = sleep_until(frame_due), if frame_due.is_some() => continue,
+                Some(loaded) = loaded_rx.recv() => loaded,
+                Some(started) = started_rx.recv() => match on_started(&mut edges, started) {
+                    Some(msg) => msg,
+                    None => continue,
+                },
+                Some(ev) = run_rx.recv() => match run_msg(&mut edges, ev, &mut run_rx) {
+                    Some(msg) => msg,
+                    None => continue,
+                },
+                _ = tick.tick() => {
+                    dirty |= state.needs_clock();
+                    continue;
                 }
-                Some(Ok(Event::Resize(w, h))) => {
-                    urgent = true;
-                    Msg::Resize(w, h)
-                }
-                Some(Ok(_)) => continue,
-                // The terminal is gone (SSH dropped): leave instead of spinning.
-                Some(Err(e)) => return Err(eyre!("terminal input failed: {e}")),
-                None => return Ok(()),
-            },
-            // The run handle in `edges` kills its process group when dropped
-            // on these returns; no child outlives loopdeck.
-            _ = sigterm.recv() => return Ok(()),
-            _ = sighup.recv() => return Ok(()),
-            _ = sigint.recv() => return Ok(()),
-            _ = sleep_until(frame_due), if frame_due.is_some() => continue,
-            Some(loaded) = loaded_rx.recv() => loaded,
-            Some(started) = started_rx.recv() => match on_started(&mut edges, started) {
-                Some(msg) => msg,
-                None => continue,
-            },
-            Some(ev) = run_rx.recv() => match run_msg(&mut edges, ev, &mut run_rx) {
-                Some(msg) => msg,
-                None => continue,
-            },
-            _ = tick.tick() => {
-                dirty |= state.needs_clock();
-                continue;
-            }
-            // Last: it can stream; the branches above must not starve.
-            m = rx.recv() => match m {
-                Some(m) => m,
-                None => return Err(eyre!("the results reader stopped unexpectedly")),
-            },
-        };
-        if apply(&mut edges, state, msg)? {
-            return Ok(());
-        }
-        // Drain whatever else is ready, then draw once.
-        while let Ok(m) = rx.try_recv() {
-            if apply(&mut edges, state, m)? {
+                // Last: it can stream; the branches above must not starve.
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => return Err(eyre!("the results reader stopped unexpectedly")),
+                },
+            };
+            if apply(&mut edges, state, msg)? {
                 return Ok(());
             }
+            // Drain whatever else is ready, then draw once.
+            while let Ok(m) = rx.try_recv() {
+                if apply(&mut edges, state, m)? {
+                    return Ok(());
+                }
+            }
+            dirty = true;
         }
-        dirty = true;
     }
+    .await;
+    *keep = edges.run.take();
+    result
 }
 
 /// The frame cap: when a change may be drawn.

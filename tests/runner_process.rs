@@ -391,6 +391,92 @@ async fn a_command_ignoring_sigterm_is_killed_after_the_grace_period() {
     assert_all_dead(&pids).await;
 }
 
+/// (process group, parent) of a live process.
+fn pgrp_ppid(pid: i32) -> (i32, i32) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    (f[2].parse().unwrap(), f[1].parse().unwrap())
+}
+
+/// Starts `escapees.sh` (with `arg`), waits for "ready" and checks that its
+/// processes really escaped: `timeout`'s and `setsid`'s left the run's
+/// group, the double-forked one was re-parented to this (subreaper) test.
+async fn escapees(
+    dir: &Dir,
+    arg: &str,
+) -> (RunHandle, mpsc::UnboundedReceiver<RunEvent>, Vec<i32>) {
+    subreaper();
+    let pidfile = dir.pidfile();
+    let (handle, mut rx) = start(dir.spec(format!(
+        "sh {} {} {arg}",
+        script("escapees.sh"),
+        quote(&pidfile)
+    )));
+    until_line(&mut rx, &dir.log(), "ready").await;
+    let pids = read_pids(&pidfile);
+    assert_eq!(pids.len(), 4, "{pids:?}");
+    if arg == "exit" {
+        // The command is gone already, and its leftovers are being ended.
+        return (handle, rx, pids);
+    }
+    let root = handle.pid().unwrap() as i32;
+    let seen: Vec<(i32, i32)> = pids.iter().map(|&p| pgrp_ppid(p)).collect();
+    assert!(
+        seen.iter().filter(|(g, _)| *g != root).count() >= 3,
+        "timeout's and setsid's processes left the group {root}: {seen:?}"
+    );
+    let me = std::process::id() as i32;
+    assert!(
+        seen.iter().any(|(_, ppid)| *ppid == me),
+        "the double-forked sleep was re-parented here: {seen:?}"
+    );
+    (handle, rx, pids)
+}
+
+#[tokio::test]
+async fn cancel_ends_processes_that_left_the_group_or_the_tree() {
+    let dir = Dir::new();
+    let (handle, mut rx, pids) = escapees(&dir, "").await;
+    handle.cancel();
+    let (_, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    assert!(rec.cancelled, "{rec:?}");
+    assert_eq!(rec.signal, Some(libc::SIGTERM));
+    assert_all_dead(&pids).await;
+}
+
+#[tokio::test]
+async fn a_timeout_ends_processes_that_left_the_group_or_the_tree() {
+    let dir = Dir::new();
+    let pidfile = dir.pidfile();
+    let mut spec = dir.spec(format!("sh {} {}", script("escapees.sh"), quote(&pidfile)));
+    spec.timeout = Some(Duration::from_millis(1500));
+    subreaper();
+    let (_h, mut rx) = start(spec);
+    let (_, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    assert!(rec.timed_out, "{rec:?}");
+    let pids = read_pids(&pidfile);
+    assert_eq!(pids.len(), 4, "{pids:?}");
+    assert_all_dead(&pids).await;
+}
+
+#[tokio::test]
+async fn escapees_left_behind_by_a_command_that_exited_are_ended() {
+    let dir = Dir::new();
+    let (_h, mut rx, pids) = escapees(&dir, "exit").await;
+    let (lines, _, rec) = until_finished(&mut rx, Duration::from_secs(20)).await;
+    assert_eq!(rec.exit_code, Some(0));
+    assert!(!rec.cancelled);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("left processes running: sent them SIGTERM")),
+        "{lines:?}"
+    );
+    assert_all_dead(&pids).await;
+}
+
 #[tokio::test]
 async fn missing_command_is_exit_127_with_the_shells_message() {
     let dir = Dir::new();
@@ -458,7 +544,7 @@ async fn a_grandchild_holding_the_pipe_does_not_hang_the_run_and_is_killed() {
     assert_eq!(rec.exit_code, Some(0));
     assert!(!rec.cancelled);
     assert!(non_loopdeck(&shown(&dir.log())).contains(&"parent done"));
-    let leftover = "left processes in its group: sent them SIGTERM";
+    let leftover = "left processes running: sent them SIGTERM";
     assert!(lines.iter().any(|l| l.contains(leftover)), "{lines:?}");
     assert!(shown(&dir.log()).iter().any(|l| l.contains(leftover)));
     assert_all_dead(&read_pids(&pidfile)).await;
@@ -507,8 +593,9 @@ fn role_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Helper role: start a run with grandchildren, say READY, and on SIGTERM
-/// do what loopdeck's handler does: `kill_all`, exit.
+/// Helper role: start a run whose processes escape its group and tree
+/// (`tests/scripts/escapees.sh`), say READY, and on SIGTERM do what
+/// loopdeck's handler does: `kill_all`, exit.
 fn sigterm_victim(dir: PathBuf) {
     role_runtime().block_on(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -518,7 +605,7 @@ fn sigterm_victim(dir: PathBuf) {
         let _handle = runner::spawn(
             RunSpec::new(
                 RunKind::Deploy,
-                format!("sh {} {}", script("grandchildren.sh"), quote(&pidfile)),
+                format!("sh {} {}", script("escapees.sh"), quote(&pidfile)),
                 dir.join("deploy.log"),
                 dir.join("runs.jsonl"),
             ),
@@ -582,8 +669,9 @@ fn sigterm_to_loopdeck_kills_every_run_via_kill_all() {
             .unwrap()
             .contains("loopdeck exited")
     );
+    // SIGTERM was enough: `kill_all` waits the grace period before SIGKILL.
     let log = std::fs::read_to_string(dir.iter.join("deploy.log")).unwrap();
-    assert!(log.contains("cancelled: killed by SIGKILL"), "{log}");
+    assert!(log.contains("cancelled: killed by SIGTERM"), "{log}");
 }
 
 /// Peak resident memory (VmHWM) and current (VmRSS) in KiB.

@@ -1,13 +1,8 @@
 //! Process groups: signalling a run's whole group and telling whether any
-//! live member is left.
+//! live member is left. (A run's processes that left its group are found
+//! by [`super::tree`].)
 
 use std::io;
-use std::time::Duration;
-
-use tokio::time::Instant;
-
-/// How often a group is looked at while waiting for it to die.
-const POLL: Duration = Duration::from_millis(20);
 
 /// Sends `sig` to every process in group `pgid`. False when no process was
 /// signalled (the group is gone).
@@ -70,36 +65,6 @@ pub(crate) fn has_live_members(pgid: i32) -> bool {
     {
         true
     }
-}
-
-/// Waits until the group has no live member or `deadline` passes. True
-/// when the group is gone.
-pub(crate) async fn wait_gone(pgid: i32, deadline: Instant) -> bool {
-    loop {
-        if !has_live_members(pgid) {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep_until((Instant::now() + POLL).min(deadline)).await;
-    }
-}
-
-/// SIGTERM to the group, up to `grace` for it to go, then SIGKILL. Returns
-/// the last signal sent (None when nothing was left to signal).
-pub(crate) async fn terminate(pgid: i32, grace: Duration) -> Option<i32> {
-    if !has_live_members(pgid) {
-        return None;
-    }
-    signal(pgid, libc::SIGTERM);
-    if wait_gone(pgid, Instant::now() + grace).await {
-        return Some(libc::SIGTERM);
-    }
-    signal(pgid, libc::SIGKILL);
-    // SIGKILL cannot be ignored; give the kernel a moment to finish it.
-    wait_gone(pgid, Instant::now() + Duration::from_secs(1)).await;
-    Some(libc::SIGKILL)
 }
 
 /// `SIGTERM`-style name of a signal number.

@@ -27,25 +27,35 @@
 //!   `[loopdeck] <id> started ...` and a `[loopdeck] <id> ...` outcome line
 //!   (also sent as [`RunEvent::Line`]s). The command starts only once its
 //!   `started` line is in the log: `sh` waits on a pipe (fd 3, closed before
-//!   the command runs) that loopdeck closes after writing it, then `exec`s
-//!   `sh -c <command>` — same pid, same shell, same `$0`.
+//!   the command runs) on which loopdeck, after writing it, sends the run id
+//!   and closes; `sh` exports it as `LOOPDECK_RUN_ID` (the run's mark, see
+//!   below) and `exec`s `sh -c <command>` — same pid, same shell, same `$0`.
+//! * **A run's processes** are its process group *and* its whole process
+//!   tree ([`tree`]): everything below its root `sh` (pid + start time) by
+//!   the `ppid` links in `/proc`, plus every process carrying its mark
+//!   `LOOPDECK_RUN_ID=<id>` in its environment, and everything below those.
+//!   So `timeout` (which moves into its own process group), anything that
+//!   calls `setsid`, and a double-forked daemon (re-parented to loopdeck,
+//!   which makes itself a child subreaper at startup, see
+//!   [`tree::set_subreaper`]) are all reached. Each is signalled through a
+//!   pidfd after checking its start time: a reused pid is never signalled.
+//!   The tree is looked at every [`SCAN_EVERY`] while the run goes; zombies
+//!   seen as part of it and re-parented to loopdeck are reaped then.
 //! * **Cancel** ([`RunHandle::cancel`]) and **timeout**: SIGTERM to the
-//!   whole group, up to [`RunSpec::grace`] (default [`DEFAULT_GRACE`]) for
-//!   it to go, then SIGKILL to the group. `cancelled`/`timed_out` is set and
+//!   run's processes (group and tree), up to [`RunSpec::grace`] (default
+//!   [`DEFAULT_GRACE`]) for them to go, then SIGKILL to what is left. `cancelled`/`timed_out` is set and
 //!   `signal` is the last signal loopdeck had to send: 15 when SIGTERM was
 //!   enough, 9 when the grace period ran out (for a command that exits by
 //!   itself, `signal` is whatever signal ended it, if any). A cancel that
 //!   arrives after the command has exited (while its leftovers are cleaned
 //!   up) changes nothing: the clean-up below follows anyway.
-//! * **Leftover processes:** anything still alive in the run's process
-//!   group once the command has exited (background jobs, a server the test
-//!   suite forgot to stop, a grandchild still writing to the log) is
+//! * **Leftover processes:** any process of the run still alive once the
+//!   command has exited (background jobs, a server the test suite forgot to
+//!   stop, a `setsid` daemon, a grandchild still writing to the log) is
 //!   terminated the same way (SIGTERM, grace, SIGKILL) and the log says so.
-//!   A run owns its whole group: nothing it started outlives it. No output
-//!   pipe can hang a run: there is none. (A command that really wants a
-//!   daemon must start it with its own `setsid`; processes that leave the
-//!   group that way are out of reach, and may append to the log after the
-//!   run's outcome line.)
+//!   A run owns everything it started: nothing outlives it. No output pipe
+//!   can hang a run: there is none. Out of reach: a process that both left
+//!   the tree (double fork) and emptied its environment (`env -i`).
 //! * **Errors:** a working directory that is not one, or a shell that
 //!   cannot start, gives a `Finished` record with `error` set (pid 0, no
 //!   `Started` event) and a `[loopdeck]` line in the log saying why. A
@@ -53,27 +63,37 @@
 //!   in the log and `error: "command not found (exit 127)"`; 126 likewise
 //!   ("not executable"). `spawn` itself fails only when the log or the
 //!   record cannot be opened, or outside a tokio runtime.
-//! * **No child outlives loopdeck.** Dropping a [`RunHandle`] of a run
-//!   still going SIGKILLs its group and writes its `finished` record at once
-//!   (`cancelled`, `signal: 9`, `error` saying why). [`kill_all`] does the
-//!   same for every run of the process: call it from the exit path, the
-//!   SIGTERM/SIGHUP handler and the panic hook. `PR_SET_PDEATHSIG` is not
-//!   used (it fires when the spawning *thread* exits). Not covered: loopdeck
-//!   itself being SIGKILLed (or the OOM killer): nothing in-process can run
-//!   then, so the runs go on and their `started` lines stay without a
-//!   `finished` one.
+//! * **No child outlives loopdeck.** [`kill_all`] ends every run of the
+//!   process like a cancel (SIGTERM to group and tree, the grace period,
+//!   SIGKILL; blocking) and records them `cancelled` with `error: "killed
+//!   because loopdeck exited"`: the UI calls it when it quits (after giving
+//!   the terminal back) and on SIGTERM/SIGHUP/Ctrl-C, `main` from the panic
+//!   hook; a headless run cancels its run on those signals. Dropping a
+//!   [`RunHandle`] of a run still going cannot wait: it SIGKILLs the group
+//!   and tree and writes the `finished` record at once (`cancelled`,
+//!   `signal: 9`). `PR_SET_PDEATHSIG` is not used (it fires when the
+//!   spawning *thread* exits). loopdeck itself being SIGKILLed (or the OOM
+//!   killer) cannot be caught: the runs go on and their `started` lines
+//!   stay without a `finished` one. The `started` line records the root's
+//!   start time (`pid_start`), so the next loopdeck can find such a run's
+//!   processes (by pid + start time, and by mark), refuse to start another
+//!   run while they live, end them (`loopdeck cancel`) and record the run
+//!   as interrupted (see [`crate::driver`]).
 //! * **Records:** a `started` line once the command runs and a `finished`
 //!   line when the run is over, written exactly once per run whichever path
 //!   ends it (see [`record`]). Ids are `<kind>-<UTC start>-<pid>`.
 //!
 //! A group id is only signalled while its run is registered (until its
 //! `finished` record is written); Linux does not reuse a pid while a process
-//! group of that id has members.
+//! group of that id has members. Single processes are signalled only by pid
+//! + start time (see [`tree`]).
 
 pub mod group;
 pub mod output;
 pub mod record;
+pub mod tree;
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -94,6 +114,11 @@ pub use record::{RunKind, RunRecord, read_runs, read_runs_from};
 
 /// SIGTERM -> SIGKILL grace period unless the spec says otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// How often a run's process tree is looked at while it runs.
+pub const SCAN_EVERY: Duration = Duration::from_secs(1);
+/// How often a run is looked at while waiting for it to die.
+const POLL: Duration = Duration::from_millis(40);
 
 /// Prefix of the lines loopdeck itself writes into a run's log.
 pub const LOG_PREFIX: &str = "[loopdeck]";
@@ -207,17 +232,63 @@ impl Drop for RunHandle {
     }
 }
 
-/// Kills every run this process started that is still going (SIGKILL to
-/// each group, `finished` record written at once). For loopdeck's exit
-/// path, its SIGTERM/SIGHUP handler and its panic hook. Returns how many
-/// runs were killed. Not async-signal-safe (it locks and writes files):
-/// call it from a `tokio::signal` task or the panic hook, never from a raw
-/// signal handler.
+/// Ends every run this process started that is still going, the way a
+/// cancel does: SIGTERM to each run's group and whole process tree, up to
+/// the longest of their grace periods for them to go, then SIGKILL to what
+/// is left; each run's `finished` record says cancelled, with the last
+/// signal sent and `error: "killed because loopdeck exited"`. Blocks for at
+/// most the grace period plus a second. For loopdeck's exit path (quit),
+/// its SIGTERM/SIGHUP handling and its panic hook. Returns how many runs
+/// were still going. Not async-signal-safe (it locks and writes files):
+/// call it from a `tokio::signal` task, the exit path or the panic hook,
+/// never from a raw signal handler.
 pub fn kill_all() -> usize {
-    let live: Vec<Arc<Shared>> = registry().clone();
-    live.iter()
-        .filter(|s| s.kill_now("killed because loopdeck exited"))
-        .count()
+    const WHY: &str = "killed because loopdeck exited";
+    let live: Vec<Arc<Shared>> = registry()
+        .iter()
+        .filter(|s| s.lock().written.is_none())
+        .cloned()
+        .collect();
+    if live.is_empty() {
+        return 0;
+    }
+    let grace = live.iter().map(|s| s.grace).max().unwrap_or(DEFAULT_GRACE);
+    for s in &live {
+        s.lock().stopping = Some((WHY.to_string(), libc::SIGTERM));
+        if let Some(pgid) = s.pgid {
+            group::signal(pgid, libc::SIGTERM);
+        }
+    }
+    let runs: Vec<tree::Run> = live.iter().map(|s| s.tree()).collect();
+    let (last, _left) = tree::terminate_blocking(&runs, grace);
+    for s in &live {
+        if last == Some(libc::SIGKILL) {
+            s.lock().stopping = Some((WHY.to_string(), libc::SIGKILL));
+            if let Some(pgid) = s.pgid {
+                group::signal(pgid, libc::SIGKILL);
+            }
+        }
+        // Records what the supervisor has not recorded yet.
+        s.kill_now(WHY);
+    }
+    live.len()
+}
+
+/// Writes the end of a run another loopdeck started and never finished
+/// (see [`crate::driver::reconcile`]): the outcome line in its log and a
+/// `finished` line marked `"interrupted":true` in its `runs.jsonl`.
+pub fn record_interrupted(log_path: &Path, runs_path: &Path, rec: &RunRecord) -> io::Result<()> {
+    let footer = footer_line(rec);
+    if let Ok(mut log) = OpenOptions::new().append(true).open(log_path) {
+        let _ = log_lines(&mut log, log_path, output::Echo::None, &[&footer]);
+    }
+    let mut runs = OpenOptions::new().read(true).append(true).open(runs_path)?;
+    record::append_line(&mut runs, &record::interrupted_line(rec))
+}
+
+/// How many runs of this process are still going.
+pub fn running() -> usize {
+    registry().len()
 }
 
 /// Runs `spec`, reporting to `tx`. Must be called inside a tokio runtime.
@@ -315,8 +386,10 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
     base.pid = pid;
     base.id = format!("{}-{}-{pid}", spec.kind, stamp(started));
     let header = header_line(&base);
-    let started_line = record::event_line("started", &base);
-    let shared = Arc::new(Shared::new(
+    // The root `sh` waits at the gate: alive, so its start time is its own.
+    let pid_start = tree::start_time(pid);
+    let started_line = record::started_line(&base, pid_start);
+    let mut shared = Shared::new(
         base.id.clone(),
         i32::try_from(pid).ok().filter(|&p| p > 1),
         runs,
@@ -324,7 +397,10 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
         spec.echo,
         base,
         t0,
-    ));
+    );
+    shared.root = shared.pgid.zip(pid_start);
+    shared.grace = spec.grace;
+    let shared = Arc::new(shared);
     registry().push(shared.clone());
 
     let mut note = None;
@@ -337,7 +413,9 @@ pub fn spawn(spec: RunSpec, tx: mpsc::UnboundedSender<RunEvent>) -> io::Result<R
     // The command's output starts here.
     let start = log.metadata().map(|m| m.len()).unwrap_or(0);
     shared.lock().output_start = start;
-    drop(gate);
+    if let Ok(gate) = gate {
+        gate.open(&shared.id);
+    }
     let _ = tx.send(RunEvent::Started {
         id: shared.id.clone(),
         pid,
@@ -408,11 +486,20 @@ impl Gate {
     fn read_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(&self.read)
     }
+
+    /// Lets the command go, handing it the run id it exports as
+    /// [`tree::RUN_ID_VAR`] (a failed write leaves it unset: the command
+    /// still starts, found by descent only).
+    fn open(self, id: &str) {
+        let mut w = File::from(self._write);
+        let _ = w.write_all(format!("{id}\n").as_bytes());
+    }
 }
 
-/// What `sh` runs first: wait at the gate (fd 3), close it, and become
-/// `sh -c <command>`.
-const GATE_SCRIPT: &str = r#"read -r _ <&3; exec 3<&-; exec sh -c "$1""#;
+/// What `sh` runs first: wait at the gate (fd 3) for the run id, export it
+/// as the run's mark, close the gate, and become `sh -c <command>`.
+const GATE_SCRIPT: &str =
+    r#"read -r LOOPDECK_RUN_ID <&3; export LOOPDECK_RUN_ID; exec 3<&-; exec sh -c "$1""#;
 
 fn check_cwd(cwd: Option<&Path>) -> Result<(), String> {
     let Some(dir) = cwd else { return Ok(()) };
@@ -551,6 +638,13 @@ struct Shared {
     id: String,
     /// The command's process group; `None` when it never started.
     pgid: Option<i32>,
+    /// The command's root `sh`: pid and start time (see [`tree`]).
+    root: Option<(i32, u64)>,
+    /// Between SIGTERM and SIGKILL.
+    grace: Duration,
+    /// Processes of the run seen alive (pid, start time): the zombies among
+    /// them that were re-parented to loopdeck are reaped.
+    seen: Mutex<HashSet<(i32, u64)>>,
     cancel: Notify,
     state: Mutex<FinishState>,
 }
@@ -566,6 +660,9 @@ struct FinishState {
     t0: Instant,
     /// The `finished` record, once written.
     written: Option<RunRecord>,
+    /// Set when loopdeck itself is ending the run ([`kill_all`]): why, and
+    /// the last signal it sent. The record says cancelled, whoever writes it.
+    stopping: Option<(String, i32)>,
 }
 
 impl Shared {
@@ -581,6 +678,9 @@ impl Shared {
         Shared {
             id,
             pgid,
+            root: None,
+            grace: DEFAULT_GRACE,
+            seen: Mutex::new(HashSet::new()),
             cancel: Notify::new(),
             state: Mutex::new(FinishState {
                 runs,
@@ -590,12 +690,87 @@ impl Shared {
                 base,
                 t0,
                 written: None,
+                stopping: None,
             }),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, FinishState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tree(&self) -> tree::Run {
+        tree::Run {
+            id: self.id.clone(),
+            root: self.root,
+        }
+    }
+
+    /// The run's live processes now (whatever group or session they are
+    /// in); remembers them, and reaps the ones seen earlier that died as
+    /// loopdeck's (re-parented) children.
+    fn scan(&self) -> Vec<tree::Proc> {
+        if self.pgid.is_none() {
+            return Vec::new();
+        }
+        let procs = tree::snapshot();
+        let alive: Vec<tree::Proc> = self
+            .tree()
+            .members_in(&procs)
+            .into_iter()
+            .filter(|p| !p.zombie)
+            .collect();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.extend(alive.iter().map(|p| (p.pid, p.start)));
+        let dead: Vec<tree::Proc> = procs
+            .into_iter()
+            .filter(|p| p.zombie && seen.contains(&(p.pid, p.start)))
+            .collect();
+        tree::reap(&dead, self.pgid);
+        alive
+    }
+
+    /// `sig` to the run's process group and to every process of its tree.
+    fn signal(&self, sig: i32) {
+        if let Some(pgid) = self.pgid {
+            group::signal(pgid, sig);
+        }
+        tree::send_all(&self.scan(), sig);
+    }
+
+    /// True while a process of the run lives (its group or its tree).
+    fn alive(&self) -> bool {
+        self.pgid.is_some_and(group::has_live_members) || !self.scan().is_empty()
+    }
+
+    /// Waits until nothing of the run lives, or `deadline`. True when gone.
+    async fn wait_gone(&self, deadline: Instant) -> bool {
+        loop {
+            if !self.alive() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep_until((Instant::now() + POLL).min(deadline)).await;
+        }
+    }
+
+    /// SIGTERM to what is left of the run, up to `grace` for it to go, then
+    /// SIGKILL. The last signal sent (None when nothing was left).
+    async fn terminate(&self, grace: Duration) -> Option<i32> {
+        if !self.alive() {
+            return None;
+        }
+        self.signal(libc::SIGTERM);
+        if self.wait_gone(Instant::now() + grace).await {
+            return Some(libc::SIGTERM);
+        }
+        self.signal(libc::SIGKILL);
+        // SIGKILL cannot be ignored; give the kernel a moment to finish it.
+        self.wait_gone(Instant::now() + Duration::from_secs(1))
+            .await;
+        Some(libc::SIGKILL)
     }
 
     /// What the log grew by since the command started writing into it.
@@ -625,6 +800,13 @@ impl Shared {
                 rec.finished = Some(Utc::now());
                 rec.duration_secs = Some(st.t0.elapsed().as_secs_f64());
                 fill(&mut rec);
+                if let Some((why, sig)) = &st.stopping {
+                    rec.cancelled = true;
+                    rec.timed_out = false;
+                    rec.exit_code = None;
+                    rec.signal = Some(*sig);
+                    rec.error.get_or_insert_with(|| why.clone());
+                }
                 let footer = footer_line(&rec);
                 if let Ok(mut log) = OpenOptions::new().append(true).open(&st.log_path) {
                     let _ = log_lines(&mut log, &st.log_path, st.echo, &[&footer]);
@@ -645,9 +827,7 @@ impl Shared {
         if self.lock().written.is_some() {
             return false;
         }
-        if let Some(pgid) = self.pgid {
-            group::signal(pgid, libc::SIGKILL);
-        }
+        self.signal(libc::SIGKILL);
         self.cancel.notify_one();
         // Nobody listens for events on this path: the record is what counts.
         let (tx, _rx) = mpsc::unbounded_channel();
@@ -699,8 +879,11 @@ async fn supervise(s: Supervised) {
         mut note,
         tx,
     } = s;
-    let pgid = shared.pgid.unwrap_or(0);
     let deadline = timeout.map(|t| Instant::now() + t);
+    // Looks at the run's tree now and then, so processes that leave it
+    // (double fork) are known and their zombies reaped.
+    let mut look = tokio::time::interval(SCAN_EVERY);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut term_at: Option<Instant> = None;
     // The last signal sent to stop the run.
     let mut sent: Option<i32> = None;
@@ -712,20 +895,23 @@ async fn supervise(s: Supervised) {
         let kill_at = term_at.filter(|_| !killed).map(|t| t + grace);
         tokio::select! {
             st = child.wait() => break st,
+            _ = look.tick() => {
+                shared.scan();
+            }
             _ = shared.cancel.notified(), if term_at.is_none() => {
                 cancelled = true;
-                group::signal(pgid, libc::SIGTERM);
+                shared.signal(libc::SIGTERM);
                 sent = Some(libc::SIGTERM);
                 term_at = Some(Instant::now());
             }
             _ = until(deadline), if term_at.is_none() => {
                 timed_out = true;
-                group::signal(pgid, libc::SIGTERM);
+                shared.signal(libc::SIGTERM);
                 sent = Some(libc::SIGTERM);
                 term_at = Some(Instant::now());
             }
             _ = until(kill_at), if kill_at.is_some() => {
-                group::signal(pgid, libc::SIGKILL);
+                shared.signal(libc::SIGKILL);
                 sent = Some(libc::SIGKILL);
                 killed = true;
             }
@@ -735,7 +921,7 @@ async fn supervise(s: Supervised) {
         Ok(st) => Some(st),
         Err(e) => {
             note.get_or_insert(format!("waiting for the command failed: {e}"));
-            group::signal(pgid, libc::SIGKILL);
+            shared.signal(libc::SIGKILL);
             None
         }
     };
@@ -743,16 +929,18 @@ async fn supervise(s: Supervised) {
     if let Some(t) = term_at {
         // Cancelling: what the TERM left gets the rest of the grace, then
         // KILL.
-        if !killed && !group::wait_gone(pgid, t + grace).await {
-            group::signal(pgid, libc::SIGKILL);
+        if !killed && !shared.wait_gone(t + grace).await {
+            shared.signal(libc::SIGKILL);
             sent = Some(libc::SIGKILL);
         }
-        group::wait_gone(pgid, Instant::now() + Duration::from_secs(1)).await;
+        shared
+            .wait_gone(Instant::now() + Duration::from_secs(1))
+            .await;
     }
     // Exited by itself: clean up what it left in its group (their output
     // still reaches the echo meanwhile).
     let leftovers = if term_at.is_none() {
-        group::terminate(pgid, grace).await
+        shared.terminate(grace).await
     } else {
         None
     };
@@ -765,7 +953,7 @@ async fn supervise(s: Supervised) {
     let output_bytes = shared.output_bytes();
     if let Some(sig) = leftovers {
         let msg = format!(
-            "{LOG_PREFIX} {} the command exited but left processes in its group: sent them {}",
+            "{LOG_PREFIX} {} the command exited but left processes running: sent them {}",
             shared.id,
             signal_name(sig)
         );

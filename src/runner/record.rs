@@ -22,19 +22,59 @@ struct EventOut<'a> {
     event: &'a str,
     #[serde(flatten)]
     record: &'a RunRecord,
+    /// `started` lines: the start time of the process `pid` (field 22 of
+    /// `/proc/PID/stat`), so a later loopdeck can tell that very process
+    /// from one that reused its pid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid_start: Option<u64>,
+    /// `finished` lines written by a later loopdeck for a run whose own
+    /// loopdeck ended without recording the end (killed, machine crash).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
 }
 
 #[derive(Deserialize)]
 struct EventIn {
     #[serde(default)]
     event: String,
+    #[serde(default)]
+    pid_start: Option<u64>,
     #[serde(flatten)]
     record: RunRecord,
 }
 
 /// One `runs.jsonl` line (without the newline).
 pub fn event_line(event: &str, record: &RunRecord) -> Vec<u8> {
-    serde_json::to_vec(&EventOut { event, record }).expect("a run record always serialises")
+    line(event, record, None, false)
+}
+
+/// The `started` line of a run whose root process started at `pid_start`.
+pub fn started_line(record: &RunRecord, pid_start: Option<u64>) -> Vec<u8> {
+    line("started", record, pid_start, false)
+}
+
+/// The `finished` line a later loopdeck writes for an interrupted run
+/// (`"interrupted":true`).
+pub fn interrupted_line(record: &RunRecord) -> Vec<u8> {
+    line("finished", record, None, true)
+}
+
+fn line(event: &str, record: &RunRecord, pid_start: Option<u64>, interrupted: bool) -> Vec<u8> {
+    serde_json::to_vec(&EventOut {
+        event,
+        record,
+        pid_start,
+        interrupted,
+    })
+    .expect("a run record always serialises")
+}
+
+/// A run as `runs.jsonl` has it, with the root's start time from its
+/// `started` line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub record: RunRecord,
+    pub pid_start: Option<u64>,
 }
 
 /// Appends `line` plus a newline to `file` (opened with append + read) in
@@ -58,18 +98,30 @@ pub fn append_line(file: &mut File, line: &[u8]) -> io::Result<()> {
 /// the `finished` line winning over the `started` one. Tolerant: missing
 /// file -> empty; bad, partial or non-UTF-8 lines are skipped.
 pub fn read_runs(path: &Path) -> Vec<RunRecord> {
+    read_recorded(path).into_iter().map(|r| r.record).collect()
+}
+
+/// [`read_runs`] with each run's `pid_start`.
+pub fn read_recorded(path: &Path) -> Vec<Recorded> {
     let Ok(file) = File::open(path) else {
         return Vec::new();
     };
-    read_runs_from(BufReader::new(file))
+    recorded_from(BufReader::new(file))
 }
 
 /// [`read_runs`] over any reader.
 pub fn read_runs_from(reader: impl Read) -> Vec<RunRecord> {
+    recorded_from(reader)
+        .into_iter()
+        .map(|r| r.record)
+        .collect()
+}
+
+fn recorded_from(reader: impl Read) -> Vec<Recorded> {
     /// Longer lines are not ours; skip them without holding them.
     const MAX_LINE: u64 = 1 << 20;
     let mut reader = BufReader::new(reader);
-    let mut out: Vec<RunRecord> = Vec::new();
+    let mut out: Vec<Recorded> = Vec::new();
     let mut by_id: HashMap<String, (usize, bool)> = HashMap::new();
     let mut line = Vec::new();
     loop {
@@ -101,13 +153,20 @@ pub fn read_runs_from(reader: impl Read) -> Vec<RunRecord> {
         match by_id.get_mut(&ev.record.id) {
             Some((i, done)) => {
                 if finished || !*done {
-                    out[*i] = ev.record;
+                    let pid_start = ev.pid_start.or(out[*i].pid_start);
+                    out[*i] = Recorded {
+                        record: ev.record,
+                        pid_start,
+                    };
                     *done |= finished;
                 }
             }
             None => {
                 by_id.insert(ev.record.id.clone(), (out.len(), finished));
-                out.push(ev.record);
+                out.push(Recorded {
+                    record: ev.record,
+                    pid_start: ev.pid_start,
+                });
             }
         }
     }

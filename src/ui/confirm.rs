@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, question: Confirm, the
                 .as_ref()
                 .map_or("the command", |a| a.kind.label());
             format!(
-                "Cancel the running {what}? Its whole process group gets SIGTERM, then SIGKILL."
+                "Cancel the running {what}? Every process it started gets SIGTERM, then SIGKILL."
             )
         }
         Confirm::QuitWhileRunning => {

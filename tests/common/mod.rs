@@ -1,6 +1,7 @@
 //! Hand-built model values for the update and UI tests.
 #![allow(dead_code)]
 
+pub mod procs;
 pub mod pty;
 pub mod rerun;
 
