@@ -48,9 +48,9 @@ fn after_a_sigkilled_run_the_ui_refuses_naming_its_processes_until_cancel() {
     headless.wait().unwrap();
 
     let mut tui = Tui::start_in(Some(p), &[], 200, 32);
-    tui.wait_text("iter-001");
-    // The directory says a deploy runs, so T asks first; then it is
-    // refused, naming the processes.
+    // The directory says a deploy runs (deploy.json), so T asks first;
+    // then it is refused, naming the processes.
+    tui.wait_text("deploying");
     tui.press("T");
     tui.wait_text("Run the tests anyway?");
     tui.press("y");
@@ -68,6 +68,10 @@ fn after_a_sigkilled_run_the_ui_refuses_naming_its_processes_until_cancel() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     all_gone(&pids);
+    // Once the UI has read the reconciled deploy.json, T runs the tests.
+    tui.wait_for("the deploy no longer shown as deploying", |s| {
+        !s.contains("deploying")
+    });
     tui.press("T");
     tui.wait_text("test run succeeded");
     tui.press("q");
