@@ -30,6 +30,8 @@
 //!   the command runs) on which loopdeck, after writing it, sends the run id
 //!   and closes; `sh` exports it as `LOOPDECK_RUN_ID` (the run's mark, see
 //!   below) and `exec`s `sh -c <command>` — same pid, same shell, same `$0`.
+//!   If loopdeck dies before that, the gate closes without an id and `sh`
+//!   exits 125: the command never runs.
 //! * **A run's processes** are its process group *and* its whole process
 //!   tree ([`tree`]): everything below its root `sh` (pid + start time) by
 //!   the `ppid` links in `/proc`, plus every process carrying its mark
@@ -498,9 +500,9 @@ impl Gate {
 }
 
 /// What `sh` runs first: wait at the gate (fd 3) for the run id, export it
-/// as the run's mark, close the gate, and become `sh -c <command>`.
-const GATE_SCRIPT: &str =
-    r#"read -r LOOPDECK_RUN_ID <&3; export LOOPDECK_RUN_ID; exec 3<&-; exec sh -c "$1""#;
+/// as the run's mark, close the gate, and become `sh -c <command>`. No id
+/// (loopdeck died before opening the gate): the command never runs.
+const GATE_SCRIPT: &str = r#"read -r LOOPDECK_RUN_ID <&3 || exit 125; export LOOPDECK_RUN_ID; exec 3<&-; exec sh -c "$1""#;
 
 fn check_cwd(cwd: Option<&Path>) -> Result<(), String> {
     let Some(dir) = cwd else { return Ok(()) };
