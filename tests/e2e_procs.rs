@@ -1,6 +1,6 @@
-//! The UI and a run's escaping processes, end to end in a real pty: quit
-//! while a deploy runs ends every process it started (after the grace
-//! period's SIGTERM), and after a loopdeck was SIGKILLed mid-run, `T` is
+//! The UI and a run's escaping processes, end to end in a real pty: quit,
+//! SIGTERM or SIGHUP while a deploy runs ends every process it started
+//! (SIGTERM, then SIGKILL after the grace period), and after a loopdeck was SIGKILLed mid-run, `T` is
 //! refused, naming the processes, until `loopdeck cancel` ends them.
 
 mod common;
@@ -29,6 +29,38 @@ fn quit_while_a_deploy_runs_ends_every_process_it_started() {
     let runs = std::fs::read_to_string(p.join("results/iter-001/runs.jsonl")).unwrap();
     assert!(runs.contains("\"event\":\"finished\""), "{runs}");
     assert!(runs.contains("\"cancelled\":true"), "{runs}");
+}
+
+/// SIGTERM or SIGHUP (the SSH session closed) to the UI while its deploy
+/// runs: every process the deploy started ends, and the run is recorded.
+fn signal_to_the_ui_ends_every_process(sig: i32) {
+    let proj = project();
+    let p = proj.path();
+    let mut tui = Tui::start_in(Some(p), &[], 120, 32);
+    tui.wait_text("no iteration yet");
+    tui.press("D");
+    tui.wait_text("Deploy backend");
+    tui.press("y");
+    let pids = escapees(p);
+    let _cleanup = Cleanup(pids.clone());
+    let ui = tui.child.process_id().unwrap() as i32;
+    // SAFETY: signalling the loopdeck this test started.
+    unsafe { libc::kill(ui, sig) };
+    tui.wait_exit();
+    all_gone(&pids);
+    let runs = std::fs::read_to_string(p.join("results/iter-001/runs.jsonl")).unwrap();
+    assert!(runs.contains("\"cancelled\":true"), "{runs}");
+    assert!(runs.contains("killed because loopdeck exited"), "{runs}");
+}
+
+#[test]
+fn sigterm_to_the_ui_ends_every_process_its_run_started() {
+    signal_to_the_ui_ends_every_process(libc::SIGTERM);
+}
+
+#[test]
+fn sighup_to_the_ui_ends_every_process_its_run_started() {
+    signal_to_the_ui_ends_every_process(libc::SIGHUP);
 }
 
 #[test]
