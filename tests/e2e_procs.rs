@@ -1,25 +1,33 @@
 //! The UI and a run's escaping processes, end to end in a real pty: quit,
 //! SIGTERM or SIGHUP while a deploy runs ends every process it started
-//! (SIGTERM, then SIGKILL after the grace period), and after a loopdeck was SIGKILLed mid-run, `T` is
-//! refused, naming the processes, until `loopdeck cancel` ends them.
+//! (SIGTERM, then SIGKILL after the grace period), and after a loopdeck was
+//! SIGKILLed mid-run, `T` is refused, naming the processes, until
+//! `loopdeck cancel` ends them.
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::procs::{Cleanup, alive, all_gone, escapees, project};
 use common::pty::Tui;
 
-#[test]
-fn quit_while_a_deploy_runs_ends_every_process_it_started() {
-    let proj = project();
-    let p = proj.path();
+/// The UI on `p`, its deploy (D, y) running with its escapees; their pids.
+fn deploying(p: &Path) -> (Tui, Vec<i32>) {
     let mut tui = Tui::start_in(Some(p), &[], 120, 32);
     tui.wait_text("no iteration yet");
     tui.press("D");
     tui.wait_text("Deploy backend");
     tui.press("y");
     let pids = escapees(p);
+    (tui, pids)
+}
+
+#[test]
+fn quit_while_a_deploy_runs_ends_every_process_it_started() {
+    let proj = project();
+    let p = proj.path();
+    let (mut tui, pids) = deploying(p);
     let _cleanup = Cleanup(pids.clone());
     tui.press("q");
     tui.wait_text("Cancel it and quit?");
@@ -36,12 +44,7 @@ fn quit_while_a_deploy_runs_ends_every_process_it_started() {
 fn signal_to_the_ui_ends_every_process(sig: i32) {
     let proj = project();
     let p = proj.path();
-    let mut tui = Tui::start_in(Some(p), &[], 120, 32);
-    tui.wait_text("no iteration yet");
-    tui.press("D");
-    tui.wait_text("Deploy backend");
-    tui.press("y");
-    let pids = escapees(p);
+    let (mut tui, pids) = deploying(p);
     let _cleanup = Cleanup(pids.clone());
     let ui = tui.child.process_id().unwrap() as i32;
     // SAFETY: signalling the loopdeck this test started.
