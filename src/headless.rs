@@ -140,7 +140,7 @@ pub fn cancel(config: &crate::config::Config) -> i32 {
         );
     }
     let runs: Vec<tree::Run> = found.iter().map(|i| i.tree.clone()).collect();
-    let (last, left) = tree::terminate_blocking(&runs, config.grace);
+    let (last, left) = tree::terminate_blocking(&runs, config.grace, false);
     if !left.is_empty() {
         eprintln!(
             "loopdeck: could not end pids {} (another user's?); the records are left as they are",

@@ -447,6 +447,27 @@ async fn cancel_ends_processes_that_left_the_group_or_the_tree() {
 }
 
 #[tokio::test]
+async fn re_parented_zombies_are_reaped_by_the_runner() {
+    let dir = Dir::new();
+    let (handle, mut rx, pids) = escapees(&dir, "").await;
+    handle.cancel();
+    until_finished(&mut rx, Duration::from_secs(20)).await;
+    // No waitpid here: the double-forked sleep, re-parented to this
+    // (subreaper) process, disappears only if the runner reaped it.
+    let end = Instant::now() + Duration::from_secs(10);
+    for pid in pids {
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                Instant::now() < end,
+                "process {pid} was not reaped: {:?}",
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_timeout_ends_processes_that_left_the_group_or_the_tree() {
     let dir = Dir::new();
     let pidfile = dir.pidfile();

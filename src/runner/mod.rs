@@ -30,6 +30,8 @@
 //!   the command runs) on which loopdeck, after writing it, sends the run id
 //!   and closes; `sh` exports it as `LOOPDECK_RUN_ID` (the run's mark, see
 //!   below) and `exec`s `sh -c <command>` — same pid, same shell, same `$0`.
+//!   If loopdeck dies before that, the gate closes without an id and `sh`
+//!   exits 125: the command never runs.
 //! * **A run's processes** are its process group *and* its whole process
 //!   tree ([`tree`]): everything below its root `sh` (pid + start time) by
 //!   the `ppid` links in `/proc`, plus every process carrying its mark
@@ -39,8 +41,10 @@
 //!   which makes itself a child subreaper at startup, see
 //!   [`tree::set_subreaper`]) are all reached. Each is signalled through a
 //!   pidfd after checking its start time: a reused pid is never signalled.
-//!   The tree is looked at every [`SCAN_EVERY`] while the run goes; zombies
-//!   seen as part of it and re-parented to loopdeck are reaped then.
+//!   The tree is looked at every [`SCAN_EVERY`] while the run goes and
+//!   whenever it is signalled or waited for; zombies among loopdeck's
+//!   (re-parented) children that are the run's (seen alive in it, or still
+//!   in its process group) are reaped then, by pid.
 //! * **Cancel** ([`RunHandle::cancel`]) and **timeout**: SIGTERM to the
 //!   run's processes (group and tree), up to [`RunSpec::grace`] (default
 //!   [`DEFAULT_GRACE`]) for them to go, then SIGKILL to what is left. `cancelled`/`timed_out` is set and
@@ -255,13 +259,12 @@ pub fn kill_all() -> usize {
     let grace = live.iter().map(|s| s.grace).max().unwrap_or(DEFAULT_GRACE);
     for s in &live {
         s.lock().stopping = Some((WHY.to_string(), libc::SIGTERM));
-        if let Some(pgid) = s.pgid {
-            group::signal(pgid, libc::SIGTERM);
-        }
+        s.signal(libc::SIGTERM);
     }
     let runs: Vec<tree::Run> = live.iter().map(|s| s.tree()).collect();
-    let (last, _left) = tree::terminate_blocking(&runs, grace);
+    let (last, _left) = tree::terminate_blocking(&runs, grace, true);
     for s in &live {
+        s.scan(); // reaps what died as loopdeck's children
         if last == Some(libc::SIGKILL) {
             s.lock().stopping = Some((WHY.to_string(), libc::SIGKILL));
             if let Some(pgid) = s.pgid {
@@ -497,9 +500,9 @@ impl Gate {
 }
 
 /// What `sh` runs first: wait at the gate (fd 3) for the run id, export it
-/// as the run's mark, close the gate, and become `sh -c <command>`.
-const GATE_SCRIPT: &str =
-    r#"read -r LOOPDECK_RUN_ID <&3; export LOOPDECK_RUN_ID; exec 3<&-; exec sh -c "$1""#;
+/// as the run's mark, close the gate, and become `sh -c <command>`. No id
+/// (loopdeck died before opening the gate): the command never runs.
+const GATE_SCRIPT: &str = r#"read -r LOOPDECK_RUN_ID <&3 || exit 125; export LOOPDECK_RUN_ID; exec 3<&-; exec sh -c "$1""#;
 
 fn check_cwd(cwd: Option<&Path>) -> Result<(), String> {
     let Some(dir) = cwd else { return Ok(()) };
@@ -707,8 +710,9 @@ impl Shared {
     }
 
     /// The run's live processes now (whatever group or session they are
-    /// in); remembers them, and reaps the ones seen earlier that died as
-    /// loopdeck's (re-parented) children.
+    /// in); remembers them, and reaps the zombies among loopdeck's
+    /// (re-parented) children that are the run's: seen alive in it earlier,
+    /// or still in its process group.
     fn scan(&self) -> Vec<tree::Proc> {
         if self.pgid.is_none() {
             return Vec::new();
@@ -724,18 +728,21 @@ impl Shared {
         seen.extend(alive.iter().map(|p| (p.pid, p.start)));
         let dead: Vec<tree::Proc> = procs
             .into_iter()
-            .filter(|p| p.zombie && seen.contains(&(p.pid, p.start)))
+            .filter(|p| p.zombie && (seen.contains(&(p.pid, p.start)) || Some(p.pgrp) == self.pgid))
             .collect();
         tree::reap(&dead, self.pgid);
         alive
     }
 
-    /// `sig` to the run's process group and to every process of its tree.
+    /// `sig` to the run's process group and to every process of its tree
+    /// (looked at first: a process the group signal ends at once is still
+    /// known, so its zombie is reaped).
     fn signal(&self, sig: i32) {
+        let procs = self.scan();
         if let Some(pgid) = self.pgid {
             group::signal(pgid, sig);
         }
-        tree::send_all(&self.scan(), sig);
+        tree::send_all(&procs, sig);
     }
 
     /// True while a process of the run lives (its group or its tree).

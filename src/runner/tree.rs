@@ -21,9 +21,10 @@
 //!
 //! Signals go through a pidfd opened on the pid whose start time was just
 //! checked, so a pid the kernel reused for an unrelated process is never
-//! signalled. Zombies count as gone; zombies re-parented to loopdeck that
-//! were seen alive as part of a run are reaped by pid (never `waitpid(-1)`,
-//! which would steal the exit status of a child someone else waits for).
+//! signalled. Zombies count as gone; the runner reaps the zombies among
+//! loopdeck's re-parented children that belong to a run, by pid ([`reap`];
+//! never `waitpid(-1)`, which would steal the exit status of a child
+//! someone else waits for).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -55,6 +56,8 @@ pub fn set_subreaper() -> bool {
 pub struct Proc {
     pub pid: i32,
     pub ppid: i32,
+    /// Process group (kept by a zombie too).
+    pub pgrp: i32,
     /// Start time in clock ticks since boot (field 22): with the pid, the
     /// process's identity.
     pub start: u64,
@@ -69,6 +72,7 @@ fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
     Some(Proc {
         pid,
         ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
         start: f.get(19)?.parse().ok()?,
         zombie: matches!(*f.first()?, "Z" | "X"),
     })
@@ -212,19 +216,25 @@ pub fn reap(procs: &[Proc], keep: Option<i32>) {
     }
 }
 
-/// TERM to every live process of the runs, up to `grace` for them to go,
-/// then KILL to what is left (new processes forked meanwhile included), and
-/// up to a second for the kernel to finish them. Blocking (for loopdeck's
-/// exit path, the panic hook and `loopdeck cancel`). Returns the last signal
-/// sent (None when nothing was alive) and the processes still alive after
-/// all that (normally none).
-pub fn terminate_blocking(runs: &[Run], grace: Duration) -> (Option<i32>, Vec<Proc>) {
+/// TERM to every live process of the runs (unless `term_sent`: the caller
+/// just did), up to `grace` for them to go, then KILL to what is left (new
+/// processes forked meanwhile included), and up to a second for the kernel
+/// to finish them. Blocking (for loopdeck's exit path, the panic hook and
+/// `loopdeck cancel`). Returns the last signal sent (None when nothing was
+/// alive) and the processes still alive after all that (normally none).
+pub fn terminate_blocking(
+    runs: &[Run],
+    grace: Duration,
+    term_sent: bool,
+) -> (Option<i32>, Vec<Proc>) {
     let alive = |runs: &[Run]| -> Vec<Proc> { runs.iter().flat_map(Run::alive).collect() };
     let first = alive(runs);
     if first.is_empty() {
-        return (None, Vec::new());
+        return (term_sent.then_some(libc::SIGTERM), Vec::new());
     }
-    send_all(&first, libc::SIGTERM);
+    if !term_sent {
+        send_all(&first, libc::SIGTERM);
+    }
     let mut last = libc::SIGTERM;
     let deadline = Instant::now() + grace;
     let mut left = first;
@@ -262,7 +272,10 @@ mod tests {
         let line =
             "4242 (a) b) (c) S 17 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 0 0";
         let p = parse_stat(4242, line).unwrap();
-        assert_eq!((p.ppid, p.start, p.zombie), (17, 987654, false));
+        assert_eq!(
+            (p.ppid, p.pgrp, p.start, p.zombie),
+            (17, 4242, 987654, false)
+        );
         let z = "7 (sh) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0";
         assert!(parse_stat(7, z).unwrap().zombie);
     }
@@ -276,6 +289,7 @@ mod tests {
         let fake = Proc {
             pid: me as i32,
             ppid: 0,
+            pgrp: 0,
             start: start_time(me).unwrap() + 1,
             zombie: false,
         };
