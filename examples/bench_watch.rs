@@ -195,7 +195,9 @@ fn measure(bin: &Path) -> Figures {
         b"{\"pytest_version\": \"9.2.0\", \"$report_type\": \"SessionStart\"}\n",
     )
     .unwrap();
-    until(&mut screen, "the stream's iteration", |s| running_count(s) == Some(0));
+    until(&mut screen, "the stream's iteration", |s| {
+        running_count(s) == Some(0)
+    });
     let written: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::new()));
     let writer = {
         let written = written.clone();
