@@ -1,8 +1,8 @@
 //! loopdeck: a terminal cockpit for the test-deploy loop.
 //!
 //! The binary (`main.rs`) is a thin shell over this library so that the
-//! pieces can be tested and benchmarked directly. See DESIGN.md in the
-//! shared folder and the README for the architecture.
+//! pieces can be tested and benchmarked directly. The README's design
+//! section describes the architecture.
 
 pub mod app;
 pub mod cli;

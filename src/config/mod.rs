@@ -1,5 +1,5 @@
 //! `loopdeck.toml`: the operator's configuration, the only place commands
-//! come from (DESIGN.md §1: data never executes).
+//! come from (data never executes: see the README's design section).
 //!
 //! * [`find`] locates the file, [`load`] reads and checks it, [`init`] writes
 //!   the commented [`TEMPLATE`].

@@ -1,6 +1,6 @@
 //! What pytest writes: `--report-log` JSON lines (pytest-reportlog) and the
 //! xunit2 `--junitxml` document, in the shapes of the fixtures under
-//! `shared/fixtures/reports/pytest-*`.
+//! `tests/fixtures/reports/pytest-*`.
 
 use std::fmt::Write as _;
 use std::io;
