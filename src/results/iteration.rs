@@ -295,8 +295,40 @@ impl IterState {
         Some(ids)
     }
 
+    /// Builds the whole view and records that it was handed out.
+    /// `drop_after`: the store will not keep this iteration's parse (see
+    /// `Store::evict_older`), so the tests are moved out, not copied, and
+    /// the iteration is evicted.
+    pub fn hand_out(
+        &mut self,
+        root: &Path,
+        formats: &dyn Formats,
+        now: SystemTime,
+        settle: Duration,
+        drop_after: bool,
+    ) -> IterationData {
+        let data = if drop_after {
+            self.build_owned(root, formats, now, settle)
+        } else {
+            self.build(root, formats, now, settle)
+        };
+        self.handed_out(data.tests.len());
+        if drop_after {
+            self.evict();
+        }
+        data
+    }
+
+    /// A view of `len` tests (whole or patched) was handed out.
+    pub fn handed_out(&mut self, len: usize) {
+        self.sent_len = Some(len);
+        self.sent = true;
+        self.reloaded = false;
+        self.clear_deltas();
+    }
+
     /// The view handed out is up to date: forget what changed.
-    pub fn clear_deltas(&mut self) {
+    fn clear_deltas(&mut self) {
         for f in self.reports.values_mut() {
             f.delta = Delta::Tests(Vec::new());
         }

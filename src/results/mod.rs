@@ -368,21 +368,8 @@ impl Store {
             it.reload();
             it.refresh(root, &mut ctx, &HashSet::new(), now, settle);
             it.mark_shown(now, settle);
-            // Dropped right after: moved out, not copied.
-            let move_out = drop.is_some_and(|limit| dropped_after(it, i, n, limit));
-            let data = if move_out {
-                it.build_owned(root, ctx.formats, now, settle)
-            } else {
-                it.build(root, ctx.formats, now, settle)
-            };
-            it.sent_len = Some(data.tests.len());
-            updated.push(data);
-            it.sent = true;
-            it.reloaded = false;
-            it.clear_deltas();
-            if move_out {
-                it.evict();
-            }
+            let drop_after = drop.is_some_and(|limit| dropped_after(it, i, n, limit));
+            updated.push(it.hand_out(root, ctx.formats, now, settle, drop_after));
         }
         updated.reverse();
         self.evict_older();
@@ -467,7 +454,6 @@ impl Store {
                 continue;
             }
             debug_assert!(!it.evicted, "a dropped iteration handed out");
-            let mut move_out = false;
             it.mark_shown(now, settle);
             let patch = if patches {
                 it.build_kept(root, formats, now, settle)
@@ -477,27 +463,15 @@ impl Store {
             };
             match patch {
                 Some(p) => {
-                    it.sent_len = Some(p.len);
+                    it.handed_out(p.len);
                     patched.push(p);
                 }
+                // Dropped right after (see `evict_older`): moved, not
+                // copied, so a huge report is never held twice.
                 None => {
-                    // Dropped right after (see `evict_older`): moved, not
-                    // copied, so a huge report is never held twice.
-                    move_out = drop.is_some_and(|limit| dropped_after(it, i, n, limit));
-                    let data = if move_out {
-                        it.build_owned(root, formats, now, settle)
-                    } else {
-                        it.build(root, formats, now, settle)
-                    };
-                    it.sent_len = Some(data.tests.len());
-                    updated.push(data);
+                    let drop_after = drop.is_some_and(|limit| dropped_after(it, i, n, limit));
+                    updated.push(it.hand_out(root, formats, now, settle, drop_after));
                 }
-            }
-            it.sent = true;
-            it.reloaded = false;
-            it.clear_deltas();
-            if move_out {
-                it.evict();
             }
         }
         self.evict_older();
